@@ -1,6 +1,12 @@
 //! podgate: a Kubernetes API-server proxy and pod access gateway for stateful applications,
 //! with an embedded Kubernetes-compatible control plane (`podgate up`).
 
+pub mod apiserver;
 pub mod body;
+pub mod cli;
+pub mod gateway;
+// pub mod pet;
+pub mod secrets;
 pub mod status;
 pub mod store;
+pub mod up;

@@ -1,0 +1,152 @@
+//! Per-kind handling of incoming objects: decode into the Kubernetes type, fill defaults,
+//! validate, and encode back. Decoding through the typed struct also drops unknown fields,
+//! as kube-apiserver does; they are reported as warnings or, with `fieldValidation=Strict`,
+//! refused.
+
+use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, discovery::v1 as discovery, storage::v1 as storage};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use super::registry::{ResourceDef, Shape};
+use super::{defaults, validation};
+use crate::status::{FieldError, Status};
+
+/// How to treat fields the type does not know (`?fieldValidation=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and warn.
+    Warn,
+    /// Refuse the request.
+    Strict,
+}
+
+impl FieldValidation {
+    /// Parses the query value; Kubernetes' default is Warn.
+    pub fn parse(value: Option<&str>) -> Result<Self, Status> {
+        match value.unwrap_or("") {
+            "" | "Warn" => Ok(Self::Warn),
+            "Ignore" => Ok(Self::Ignore),
+            "Strict" => Ok(Self::Strict),
+            other => Err(Status::bad_request(format!(
+                "fieldValidation parameter unsupported: {other}, supported values are Ignore, Warn, Strict"
+            ))),
+        }
+    }
+}
+
+/// Decodes, defaults and validates `obj` (for create when `old` is None, else update),
+/// returning the normalized object and any warnings.
+pub fn normalize(
+    def: &ResourceDef,
+    obj: Value,
+    old: Option<&Value>,
+    fields: FieldValidation,
+) -> Result<(Value, Vec<String>), Status> {
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let (out, causes) = match def.shape {
+        Shape::Pod => typed::<core::Pod>(def, &obj, old, |p| defaults::default_pod(p), validation::validate_pod)?,
+        Shape::Service => typed::<core::Service>(def, &obj, old, defaults::default_service, validation::validate_service)?,
+        Shape::Endpoints => typed::<core::Endpoints>(def, &obj, old, |_| {}, validation::validate_endpoints)?,
+        Shape::Namespace => typed::<core::Namespace>(def, &obj, old, defaults::default_namespace, validation::validate_namespace)?,
+        Shape::Node => typed::<core::Node>(def, &obj, old, |_| {}, validation::validate_node)?,
+        Shape::PersistentVolumeClaim => typed::<core::PersistentVolumeClaim>(def, &obj, old, defaults::default_pvc, validation::validate_pvc)?,
+        Shape::PersistentVolume => typed::<core::PersistentVolume>(def, &obj, old, defaults::default_pv, validation::validate_pv)?,
+        Shape::ConfigMap => typed::<core::ConfigMap>(def, &obj, old, |_| {}, validation::validate_configmap)?,
+        Shape::StatefulSet => typed::<apps::StatefulSet>(def, &obj, old, defaults::default_statefulset, validation::validate_statefulset)?,
+        Shape::EndpointSlice => typed::<discovery::EndpointSlice>(def, &obj, old, |_| {}, validation::validate_endpointslice)?,
+        Shape::StorageClass => typed::<storage::StorageClass>(def, &obj, old, |_| {}, validation::validate_storage_class)?,
+        Shape::Plain => plain(def, &obj)?,
+    };
+    if !causes.is_empty() {
+        return Err(Status::invalid(def.kind, def.group, &name, causes));
+    }
+    let unknown = if fields == FieldValidation::Ignore { Vec::new() } else { unknown_fields(&obj, &out) };
+    if fields == FieldValidation::Strict && !unknown.is_empty() {
+        let list = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect::<Vec<_>>().join(", ");
+        return Err(Status::bad_request(format!("strict decoding error: {list}")));
+    }
+    let warnings = unknown.into_iter().map(|f| format!("unknown field \"{f}\"")).collect();
+    Ok((out, warnings))
+}
+
+fn decode<T: DeserializeOwned>(def: &ResourceDef, obj: &Value) -> Result<T, Status> {
+    serde_json::from_value(obj.clone()).map_err(|e| {
+        Status::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {e}",
+            def.kind, def.version, def.kind
+        ))
+    })
+}
+
+fn typed<T: DeserializeOwned + Serialize>(
+    def: &ResourceDef,
+    obj: &Value,
+    old: Option<&Value>,
+    default: impl Fn(&mut T),
+    validate: fn(&T, Option<&T>) -> Vec<FieldError>,
+) -> Result<(Value, Vec<FieldError>), Status> {
+    let mut new: T = decode(def, obj)?;
+    default(&mut new);
+    let old: Option<T> = match old {
+        Some(o) => Some(decode(def, o)?),
+        None => None,
+    };
+    let causes = validate(&new, old.as_ref());
+    let out = serde_json::to_value(&new).map_err(|e| Status::internal(e.to_string()))?;
+    Ok((out, causes))
+}
+
+/// Kinds stored as given: only the envelope and metadata are checked.
+fn plain(def: &ResourceDef, obj: &Value) -> Result<(Value, Vec<FieldError>), Status> {
+    let meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta =
+        decode(def, obj.get("metadata").unwrap_or(&Value::Null))?;
+    let causes = validation::validate_object_meta(&meta, def.namespaced, "metadata");
+    Ok((obj.clone(), causes))
+}
+
+/// Paths of fields present (and not null) in `input` but absent from the normalized `output`.
+pub fn unknown_fields(input: &Value, output: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk_unknown(input, output, String::new(), &mut out);
+    out
+}
+
+fn walk_unknown(input: &Value, output: &Value, path: String, out: &mut Vec<String>) {
+    match (input, output) {
+        (Value::Object(i), Value::Object(o)) => {
+            for (k, v) in i {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match o.get(k) {
+                    Some(ov) => walk_unknown(v, ov, p, out),
+                    None if !v.is_null() && !is_empty_container(v) => out.push(p),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(o)) => {
+            for (idx, (iv, ov)) in i.iter().zip(o.iter()).enumerate() {
+                walk_unknown(iv, ov, format!("{path}[{idx}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_empty_container(v: &Value) -> bool {
+    matches!(v, Value::Object(m) if m.is_empty()) || matches!(v, Value::Array(a) if a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_are_found_by_path() {
+        let input = json!({"spec": {"replicas": 1, "bogus": 2, "template": {"x": null}}, "list": [{"a": 1, "b": 2}]});
+        let output = json!({"spec": {"replicas": 1, "template": {}}, "list": [{"a": 1}]});
+        assert_eq!(unknown_fields(&input, &output), ["list[0].b", "spec.bogus"]);
+    }
+}

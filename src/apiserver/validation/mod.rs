@@ -1,0 +1,110 @@
+//! Validation of the objects podgate's embedded API server stores, with Kubernetes' own
+//! field paths, reasons and messages (`details.causes` of a 422 `Status`).
+//!
+//! Each `validate_<kind>(new, old)` mirrors upstream's `Validate<Kind>` (create, `old` is
+//! `None`) and `Validate<Kind>Update` (update, `old` is the stored object). Objects are
+//! expected to be decoded and defaulted first (see [`crate::apiserver::defaults`]), as the
+//! real API server does before it validates. Bad values are printed by [`render_value`] the
+//! way Kubernetes v1.35 prints them.
+//!
+//! Upstream sources followed: `pkg/apis/core/validation/validation.go`,
+//! `pkg/apis/apps/validation/validation.go`, `pkg/apis/discovery/validation/validation.go`,
+//! `pkg/apis/storage/validation/validation.go` and `k8s.io/apimachinery`'s
+//! `api/validation`, `apis/meta/v1/validation` and `util/validation`.
+
+pub mod configmap;
+pub mod endpoints;
+pub mod format;
+pub mod meta;
+pub mod namespace;
+pub mod node;
+pub mod pod;
+pub mod quantity;
+pub mod render;
+pub mod semantic;
+pub mod service;
+pub mod statefulset;
+pub mod storage;
+
+pub use configmap::validate_configmap;
+pub use endpoints::{validate_endpoints, validate_endpointslice};
+pub use meta::{validate_object_meta, validate_object_meta_update, validate_object_meta_with};
+pub use namespace::validate_namespace;
+pub use node::validate_node;
+pub use pod::validate_pod;
+pub use render::{render_str, render_value, render_value_go_syntax};
+pub use service::validate_service;
+pub use statefulset::validate_statefulset;
+pub use storage::{validate_pv, validate_pvc, validate_storage_class};
+
+use crate::status::FieldError;
+
+/// `path.name`, as `field.Path.Child` prints it.
+pub(crate) fn child(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// `path[i]`, as `field.Path.Index` prints it.
+pub(crate) fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+/// `path[key]` (unquoted), as `field.Path.Key` prints it.
+pub(crate) fn key(path: &str, k: &str) -> String {
+    format!("{path}[{k}]")
+}
+
+/// `field.NotFound`: `Not found: <value>`.
+pub(crate) fn not_found(field: impl Into<String>, value: &str) -> FieldError {
+    FieldError {
+        reason: "FieldValueNotFound",
+        field: field.into(),
+        message: format!("Not found: {value}"),
+    }
+}
+
+/// `field.TooMany`: `Too many: <n>: must have at most <max> items`.
+pub(crate) fn too_many(field: impl Into<String>, actual: usize, max: usize) -> FieldError {
+    FieldError {
+        reason: "FieldValueTooMany",
+        field: field.into(),
+        message: format!("Too many: {actual}: must have at most {max} items"),
+    }
+}
+
+/// `ValidateNonnegativeField`: `Invalid value: -1: must be greater than or equal to 0`.
+pub(crate) fn non_negative(value: i64, field: &str) -> Vec<FieldError> {
+    if value < 0 {
+        vec![FieldError::invalid(
+            field,
+            &value.to_string(),
+            "must be greater than or equal to 0",
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// `field.Invalid` for every message a format check returned, with a quoted string value.
+pub(crate) fn invalid_each(field: &str, value: &str, msgs: Vec<String>) -> Vec<FieldError> {
+    msgs.into_iter()
+        .map(|m| FieldError::invalid(field, &render_str(value), &m))
+        .collect()
+}
+
+/// `ValidateImmutableField` for string values: `Invalid value: "new": field is immutable`.
+pub(crate) fn immutable_str(new: &str, old: &str, field: &str) -> Vec<FieldError> {
+    if new == old {
+        Vec::new()
+    } else {
+        vec![FieldError::invalid(
+            field,
+            &render_str(new),
+            "field is immutable",
+        )]
+    }
+}

@@ -1,0 +1,122 @@
+//! The gateway: one tower stack in front of the API (embedded or upstream) and the pods.
+//!
+//! ```text
+//! trace → authenticate → route ─ pods|services/{id}/proxy/** → resolve → forward to the pod
+//!                              ─ /healthz /readyz /livez       → local handlers
+//!                              ─ everything else               → the API
+//! ```
+
+pub mod auth;
+pub mod headers;
+pub mod rewrite;
+pub mod server;
+pub mod target;
+pub mod tls;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use http::{HeaderValue, Request, Response, StatusCode};
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+
+use crate::body::{self, Body};
+use crate::status::Status;
+
+/// The one boxed HTTP service type used at module boundaries.
+pub type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+/// A synthetic gateway error: a `Status` marked with [`headers::GATEWAY_ERROR_HEADER`] so it can
+/// be told apart from an error a pod returned.
+pub fn synthetic(status: Status) -> Response<Body> {
+    let mut resp = status.to_response();
+    resp.headers_mut().insert(headers::GATEWAY_ERROR_HEADER, HeaderValue::from_static("true"));
+    resp
+}
+
+/// Whether the gateway is ready to serve (`/readyz`).
+#[derive(Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// Marks the gateway ready.
+    pub fn set_ready(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether it is ready.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Everything the gateway stack needs.
+pub struct GatewayParts {
+    /// The API behind the gateway.
+    pub api: HttpService,
+    /// Static tokens clients authenticate with.
+    pub tokens: Arc<auth::TokenFile>,
+    /// Readiness for `/readyz`.
+    pub readiness: Readiness,
+}
+
+/// Assembles the gateway stack, read top to bottom.
+pub fn stack(parts: GatewayParts) -> HttpService {
+    let route = Route { api: parts.api, readiness: parts.readiness };
+    let svc = ServiceBuilder::new()
+        // One body type leaves the stack, whatever the layers below wrap it in.
+        .map_response(|r: Response<_>| r.map(body::boxed))
+        // Mark credentials sensitive first, so no later layer's tracing can print them.
+        .layer(tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+            http::header::AUTHORIZATION,
+            http::header::PROXY_AUTHORIZATION,
+            http::header::COOKIE,
+        ]))
+        // One span per request with method, path and status, for `RUST_LOG=tower_http=debug`.
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Every request but health probes must carry a known bearer token; it is removed here.
+        .layer(auth::AuthenticateLayer::new(parts.tokens))
+        .service(route);
+    BoxCloneSyncService::new(svc)
+}
+
+/// The last step: local handlers, or the API.
+#[derive(Clone)]
+struct Route {
+    api: HttpService,
+    readiness: Readiness,
+}
+
+impl tower::Service<Request<Body>> for Route {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = futures::future::BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let path = req.uri().path();
+        match path {
+            "/healthz" | "/livez" => {
+                Box::pin(async { Ok(body::text_response(StatusCode::OK, "ok")) })
+            }
+            "/readyz" => {
+                let ready = self.readiness.is_ready();
+                Box::pin(async move {
+                    Ok(if ready {
+                        body::text_response(StatusCode::OK, "ok")
+                    } else {
+                        body::text_response(StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    })
+                })
+            }
+            _ => {
+                let mut api = self.api.clone();
+                Box::pin(async move { tower::Service::call(&mut api, req).await })
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Serving the gateway stack: hyper-util's auto builder (HTTP/1.1 and h2c, upgrades), bounded
+//! header reads, a connection limit, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use super::HttpService;
+use crate::body;
+
+/// Connection-level limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// Most connections open at once; further clients wait in the accept queue.
+    pub max_connections: usize,
+    /// How long a client may take to send request headers.
+    pub header_read_timeout: Duration,
+    /// How long open connections may finish their requests at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `svc` on `listener` until `shutdown` turns true, then drains connections.
+pub async fn serve(
+    listener: TcpListener,
+    svc: HttpService,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: ServerLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).max_buf_size(64 * 1024);
+    builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let hyper_svc = PerConnection { svc: svc.clone(), peer };
+        let builder = builder.clone();
+        let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
+        // The TLS handshake (if any) runs in the connection's own task, never in the accept loop.
+        tokio::spawn(async move {
+            let result = match (acceptor, is_tls(&stream).await) {
+                (Some(acceptor), true) => match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc).into_owned();
+                        watcher.watch(conn).await
+                    }
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(_) => Err("TLS handshake timed out".into()),
+                },
+                _ => {
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc).into_owned();
+                    watcher.watch(conn).await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
+}
+
+/// Whether a new connection starts with a TLS handshake record (so one port serves both
+/// HTTPS and plain HTTP).
+async fn is_tls(stream: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16)
+}
+
+/// The gateway stack as hyper calls it on one connection: adds the client's address.
+#[derive(Clone)]
+struct PerConnection {
+    svc: HttpService,
+    peer: SocketAddr,
+}
+
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnection {
+    type Response = http::Response<body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = tower::util::Oneshot<HttpService, http::Request<body::Body>>;
+
+    fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        req.extensions_mut().insert(ClientAddr(self.peer));
+        tower::util::Oneshot::new(self.svc.clone(), req.map(incoming_body))
+    }
+}
+
+/// Boxes hyper's request body into podgate's body type.
+fn incoming_body(b: hyper::body::Incoming) -> body::Body {
+    body::boxed(b)
+}
+
+/// The client's socket address, as a request extension.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);

@@ -1,0 +1,92 @@
+//! TLS for the gateway (rustls with the ring provider only).
+//!
+//! `podgate up` keeps a local CA in its state dir (created on first start, key mode 0600) and
+//! issues a fresh serving certificate for the listen address at every start, as k3s does; the
+//! kubeconfig carries the CA, so kubectl verifies the server and sends its token.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+
+use crate::secrets::write_secret;
+
+/// The CA's common name.
+const CA_NAME: &str = "podgate-ca";
+
+/// A CA certificate and the server configuration whose certificate it signed.
+pub struct LocalTls {
+    /// PEM of the CA certificate (what clients trust).
+    pub ca_pem: String,
+    /// The server side of TLS, ALPN h2 and http/1.1.
+    pub server_config: Arc<rustls::ServerConfig>,
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, CA_NAME);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2124, 1, 1);
+    params
+}
+
+/// Loads the CA from `state_dir` (creating it on first use) and issues a serving certificate
+/// for `hosts` (names or IP addresses).
+pub fn local_ca(state_dir: &Path, hosts: &[String]) -> anyhow::Result<LocalTls> {
+    let cert_path = state_dir.join("ca.crt");
+    let key_path = state_dir.join("ca.key");
+    let (ca_pem, ca_key) = match (std::fs::read_to_string(&cert_path), std::fs::read_to_string(&key_path)) {
+        (Ok(cert), Ok(key)) => (cert, KeyPair::from_pem(&key).context("reading ca.key")?),
+        _ => {
+            let key = KeyPair::generate()?;
+            let cert = ca_params().self_signed(&key)?;
+            write_secret(&key_path, key.serialize_pem().as_bytes())?;
+            std::fs::write(&cert_path, cert.pem())?;
+            (cert.pem(), key)
+        }
+    };
+    let issuer = Issuer::new(ca_params(), ca_key);
+
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, "podgate");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    for host in hosts {
+        let san = match host.parse::<IpAddr>() {
+            Ok(ip) => rcgen::SanType::IpAddress(ip),
+            Err(_) => rcgen::SanType::DnsName(host.clone().try_into()?),
+        };
+        if !params.subject_alt_names.contains(&san) {
+            params.subject_alt_names.push(san);
+        }
+    }
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, &issuer)?;
+    let chain = vec![CertificateDer::from(cert.der().to_vec())];
+    let private = PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes())?;
+    Ok(LocalTls { ca_pem, server_config: server_config(chain, private)? })
+}
+
+/// A server config for a certificate chain and key from PEM files.
+pub fn from_files(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let private = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
+    server_config(chain, private)
+}
+
+fn server_config(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

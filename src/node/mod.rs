@@ -1,0 +1,6 @@
+pub mod backoff;
+pub mod expand;
+pub mod ipam;
+pub mod logs;
+pub mod mounts;
+pub mod process;
