@@ -214,7 +214,7 @@ impl Status {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"),
+            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?}; kubectl's `create <generator>` commands send protobuf: use `kubectl apply -f`, e.g. `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`)"),
         )
     }
 

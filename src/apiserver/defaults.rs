@@ -24,6 +24,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::validation::quantity;
@@ -588,6 +589,26 @@ pub fn default_storage_class(sc: &mut StorageClass) {
     set_if_empty(&mut sc.volume_binding_mode, "Immediate");
 }
 
+/// What `rest.BeforeUpdate` does to an update's metadata before validation: the stored
+/// `generation`, `uid` (when absent) and `creationTimestamp` are kept, and a set
+/// `deletionTimestamp`/`deletionGracePeriodSeconds` cannot be removed or changed.
+/// (`generation` is bumped afterwards by the caller when the spec changed.)
+pub fn prepare_object_meta_for_update(new: &mut ObjectMeta, old: &ObjectMeta) {
+    new.generation = old.generation;
+    if new.uid.as_deref().is_none_or(str::is_empty) {
+        new.uid.clone_from(&old.uid);
+    }
+    if old.creation_timestamp.is_some() {
+        new.creation_timestamp.clone_from(&old.creation_timestamp);
+    }
+    if old.deletion_timestamp.is_some() {
+        new.deletion_timestamp.clone_from(&old.deletion_timestamp);
+    }
+    if old.deletion_grace_period_seconds.is_some() && new.deletion_grace_period_seconds.is_none() {
+        new.deletion_grace_period_seconds = old.deletion_grace_period_seconds;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -888,6 +909,22 @@ mod tests {
             ns.spec.and_then(|s| s.finalizers),
             Some(vec!["kubernetes".to_string()])
         );
+    }
+
+    #[test]
+    fn update_metadata_keeps_server_fields() {
+        let old: ObjectMeta = serde_json::from_value(json!({
+            "name": "a", "uid": "u1", "generation": 3, "creationTimestamp": "2024-01-01T00:00:00Z",
+            "deletionTimestamp": "2024-01-02T00:00:00Z", "deletionGracePeriodSeconds": 30
+        }))
+        .expect("meta json");
+        let mut new = ObjectMeta {
+            name: Some("a".into()),
+            generation: Some(1),
+            ..Default::default()
+        };
+        prepare_object_meta_for_update(&mut new, &old);
+        assert_eq!(new, old);
     }
 
     #[test]

@@ -4,3 +4,4 @@ pub mod ipam;
 pub mod logs;
 pub mod mounts;
 pub mod process;
+pub mod probe;

@@ -128,7 +128,10 @@ pub fn is_dns1035_label(value: &str) -> Vec<String> {
 /// two bytes with `a`).
 fn mask_trailing_dash(name: &str) -> String {
     match name.strip_suffix('-') {
-        Some(_) if name.len() >= 2 => format!("{}a", &name[..name.len() - 2]),
+        Some(_) if name.len() >= 2 => {
+            let head = String::from_utf8_lossy(&name.as_bytes()[..name.len() - 2]);
+            format!("{head}a")
+        }
         Some(_) => "a".to_string(),
         None => name.to_string(),
     }
@@ -441,6 +444,10 @@ mod tests {
         assert!(name_is_dns_subdomain("web-", true).is_empty());
         assert!(!name_is_dns_subdomain("web-", false).is_empty());
         assert!(name_is_dns_label("-", true).is_empty());
+        assert!(
+            !name_is_dns_label("é-", true).is_empty(),
+            "multi-byte prefixes do not panic"
+        );
     }
 
     #[test]

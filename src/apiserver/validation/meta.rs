@@ -108,6 +108,9 @@ fn validate_common(meta: &ObjectMeta, path: &str) -> Vec<FieldError> {
 /// deletionGracePeriodSeconds are immutable; no finalizer may be added once deletion started;
 /// labels, annotations, owner references and finalizers are re-validated.
 ///
+/// As after upstream's `rest.BeforeUpdate`, an absent `uid` or `creationTimestamp` and a
+/// removed `deletionTimestamp`/`deletionGracePeriodSeconds` count as unchanged (see
+/// [`crate::apiserver::defaults::prepare_object_meta_for_update`], which copies them).
 /// Not checked (the registry sets them before validating): `resourceVersion` presence and
 /// `generation` decrements.
 pub fn validate_object_meta_update(
@@ -139,10 +142,16 @@ pub fn validate_object_meta_update(
         }
     }
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    // `rest.BeforeUpdate` fills an absent uid from the stored object before validating.
+    let new_uid = new
+        .uid
+        .clone()
+        .filter(|u| !u.is_empty())
+        .or_else(|| old.uid.clone());
     for (field, new_v, old_v) in [
         ("name", s(&new.name), s(&old.name)),
         ("namespace", s(&new.namespace), s(&old.namespace)),
-        ("uid", s(&new.uid), s(&old.uid)),
+        ("uid", s(&new_uid), s(&old.uid)),
     ] {
         if new_v != old_v {
             errs.push(FieldError::invalid(
@@ -157,9 +166,11 @@ pub fn validate_object_meta_update(
             .and_then(|t| serde_json::to_value(t).ok())
             .and_then(|v| v.as_str().map(str::to_string))
     };
+    // `rest.BeforeUpdate` keeps the stored creationTimestamp and, once set, the stored
+    // deletionTimestamp and deletionGracePeriodSeconds; only other changes are errors.
     let (new_ct, old_ct) = (time(&new.creation_timestamp), time(&old.creation_timestamp));
-    if new_ct != old_ct {
-        let shown = render_go_time(new_ct.as_deref().unwrap_or("0001-01-01T00:00:00Z"));
+    if old_ct.is_none() && new_ct.is_some() {
+        let shown = render_go_time(new_ct.as_deref().unwrap_or_default());
         errs.push(FieldError::invalid(
             child(path, "creationTimestamp"),
             &shown,
@@ -167,20 +178,20 @@ pub fn validate_object_meta_update(
         ));
     }
     let (new_dt, old_dt) = (time(&new.deletion_timestamp), time(&old.deletion_timestamp));
-    if new_dt != old_dt {
-        let shown = new_dt
-            .as_deref()
-            .map_or_else(|| "null".to_string(), render_go_time);
+    if old_dt.is_none()
+        && let Some(new_dt) = new_dt
+    {
         errs.push(FieldError::invalid(
             child(path, "deletionTimestamp"),
-            &shown,
+            &render_go_time(&new_dt),
             "field is immutable",
         ));
     }
-    if new.deletion_grace_period_seconds != old.deletion_grace_period_seconds {
-        let shown = new
-            .deletion_grace_period_seconds
-            .map_or_else(|| "null".to_string(), |v| v.to_string());
+    let new_grace = new
+        .deletion_grace_period_seconds
+        .or(old.deletion_grace_period_seconds);
+    if new_grace != old.deletion_grace_period_seconds {
+        let shown = new_grace.map_or_else(|| "null".to_string(), |v| v.to_string());
         errs.push(FieldError::invalid(
             child(path, "deletionGracePeriodSeconds"),
             &shown,
@@ -483,6 +494,26 @@ mod tests {
             vec![
                 "metadata.name: Invalid value: \"web2\": field is immutable",
                 "metadata.uid: Invalid value: \"u2\": field is immutable",
+            ]
+        );
+    }
+
+    #[test]
+    fn object_meta_update_tolerates_fields_the_registry_restores() {
+        let old: ObjectMeta = serde_json::from_value(serde_json::json!({
+            "name": "web", "namespace": "d", "uid": "u1", "creationTimestamp": "2024-01-01T00:00:00Z"
+        }))
+        .expect("meta json");
+        let client_sent = meta("web", Some("d"));
+        assert!(validate_object_meta_update(&client_sent, &old, "metadata").is_empty());
+        let new: ObjectMeta = serde_json::from_value(serde_json::json!({
+            "name": "web", "namespace": "d", "deletionTimestamp": "2024-01-02T03:04:05Z"
+        }))
+        .expect("meta json");
+        assert_eq!(
+            lines(&validate_object_meta_update(&new, &old, "metadata")),
+            vec![
+                "metadata.deletionTimestamp: Invalid value: 2024-01-02 03:04:05 +0000 UTC: field is immutable"
             ]
         );
     }

@@ -108,3 +108,59 @@ pub(crate) fn immutable_str(new: &str, old: &str, field: &str) -> Vec<FieldError
         )]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_helpers_print_like_field_path() {
+        assert_eq!(child("spec", "template"), "spec.template");
+        assert_eq!(child("", "spec"), "spec");
+        assert_eq!(index("spec.containers", 2), "spec.containers[2]");
+        assert_eq!(key("data", "a b"), "data[a b]");
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        let inputs = [
+            "",
+            "-",
+            "é-",
+            "a\u{0}b",
+            "💥",
+            &"x".repeat(300),
+            "..",
+            "/",
+            "a/b/c",
+            "1e999",
+            "--",
+            "%",
+            "[::1]",
+        ];
+        for s in inputs {
+            let _ = format::is_dns1123_label(s);
+            let _ = format::is_dns1123_subdomain(s);
+            let _ = format::is_dns1035_label(s);
+            let _ = format::name_is_dns_subdomain(s, true);
+            let _ = format::is_qualified_name(s);
+            let _ = format::is_valid_label_value(s);
+            let _ = format::is_config_map_key(s);
+            let _ = format::is_valid_port_name(s);
+            let _ = format::is_valid_percent(s);
+            let _ = format::is_valid_cidr(s);
+            let _ = format::non_special_ip(s);
+            let _ = quantity::parse_nanos(s);
+            assert!(render_str(s).starts_with('"'));
+        }
+        assert_eq!(
+            non_negative(-1, "spec.replicas")[0].line(),
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        );
+        assert_eq!(not_found("x", "\"v\"").line(), "x: Not found: \"v\"");
+        assert_eq!(
+            too_many("x", 3, 2).line(),
+            "x: Too many: 3: must have at most 2 items"
+        );
+    }
+}

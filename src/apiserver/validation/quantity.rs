@@ -65,7 +65,7 @@ pub fn parse_nanos(s: &str) -> Option<i128> {
         mantissa.checked_mul(10i128.checked_pow(u32::try_from(scale).ok()?)?)?
     } else {
         let div = 10i128.checked_pow(u32::try_from(-scale).ok()?)?;
-        (mantissa + div - 1) / div
+        mantissa.checked_add(div - 1)? / div
     };
     Some(if negative { -value } else { value })
 }

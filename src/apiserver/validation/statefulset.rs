@@ -1,7 +1,10 @@
 //! `ValidateStatefulSet` / `ValidateStatefulSetUpdate` (`pkg/apis/apps/validation`).
 //!
-//! As upstream, only the template's labels and annotations are checked, not its pod spec
-//! (a bad pod spec surfaces as `FailedCreate` events when the controller creates pods).
+//! Since v1.34 upstream also validates the template's pod spec (with one claim-backed
+//! volume per `volumeClaimTemplates` entry, so mounts of claims resolve; kubernetes#131790),
+//! the claim templates' specs (kubernetes#132212) and `serviceName` as a DNS label
+//! (kubernetes#130233). Each of these is skipped on update when the stored object already
+//! fails it (ratcheting), as upstream does.
 //!
 //! k8s-openapi decodes a missing `spec.selector` into an empty selector, so a selector with
 //! neither `matchLabels` nor `matchExpressions` present is treated as the missing (nil)
@@ -9,6 +12,7 @@
 //! "empty selector" error.
 
 use k8s_openapi::api::apps::v1::{RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, PodSpec, Volume};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
@@ -19,7 +23,7 @@ use super::render::{
     json_str, render_int_or_string_json, render_label_selector, render_str, render_string_map,
     render_struct,
 };
-use super::{child, format, non_negative, semantic};
+use super::{child, format, index, invalid_each, non_negative, pod, semantic, storage};
 use crate::status::FieldError;
 
 /// The Forbidden detail for changes to immutable StatefulSet spec fields (v1.35 wording).
@@ -37,11 +41,108 @@ pub fn validate_statefulset(new: &StatefulSet, old: Option<&StatefulSet>) -> Vec
         ),
         Some(old) => meta::validate_object_meta_update(&new.metadata, &old.metadata, "metadata"),
     };
-    errs.extend(validate_spec(spec, "spec"));
+    let opts = match old {
+        None => Options::default(),
+        Some(old) => Options {
+            allow_invalid_service_name: !service_name_errors(&old.spec, "spec").is_empty(),
+            skip_pod_template: !pod_template_errors(&old.spec, "spec.template").is_empty(),
+            skip_claim_templates: !claim_template_errors(&old.spec, "spec").is_empty(),
+        },
+    };
+    errs.extend(validate_spec(spec, "spec", opts));
     if let Some(old) = old
         && !semantic::equal(&immutable_view(spec), &immutable_view(&old.spec))
     {
         errs.push(FieldError::forbidden("spec", IMMUTABLE_SPEC_MESSAGE));
+    }
+    errs
+}
+
+/// Ratcheting switches (`StatefulSetValidationOptions`): checks the stored object already
+/// fails are not applied to its updates.
+#[derive(Debug, Clone, Copy, Default)]
+struct Options {
+    allow_invalid_service_name: bool,
+    skip_pod_template: bool,
+    skip_claim_templates: bool,
+}
+
+/// `serviceName`, when set, must be a DNS-1123 label (it becomes the pods' subdomain).
+fn service_name_errors(spec: &StatefulSetSpec, path: &str) -> Vec<FieldError> {
+    let name = spec.service_name.as_deref().unwrap_or("");
+    if name.is_empty() {
+        return Vec::new();
+    }
+    invalid_each(
+        &child(path, "serviceName"),
+        name,
+        format::name_is_dns_label(name, false),
+    )
+}
+
+/// `ValidateVolumeClaimTemplates`: each claim template's spec is a valid claim spec.
+fn claim_template_errors(spec: &StatefulSetSpec, path: &str) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for (i, claim) in spec.volume_claim_templates.iter().flatten().enumerate() {
+        let cpath = index(&child(path, "volumeClaimTemplates"), i);
+        let claim_spec = claim.spec.clone().unwrap_or_default();
+        errs.extend(storage::validate_pvc_spec(
+            &claim_spec,
+            &child(&cpath, "spec"),
+        ));
+    }
+    errs
+}
+
+/// `ValidatePodTemplateSpec` of the template, with a claim-backed volume for every claim
+/// template (`volumesToAddForTemplates`) in front of the template's own volumes, which are
+/// dropped when a claim template has the same name.
+fn pod_template_errors(spec: &StatefulSetSpec, path: &str) -> Vec<FieldError> {
+    let meta = spec.template.metadata.clone().unwrap_or_default();
+    let mut errs = meta::validate_labels(meta.labels.as_ref(), &child(path, "labels"));
+    errs.extend(meta::validate_annotations(
+        meta.annotations.as_ref(),
+        &child(path, "annotations"),
+    ));
+    let mut pod_spec: PodSpec = spec.template.spec.clone().unwrap_or_default();
+    let mut claims: Vec<String> = spec
+        .volume_claim_templates
+        .iter()
+        .flatten()
+        .filter_map(|c| c.metadata.name.clone().filter(|n| !n.is_empty()))
+        .collect();
+    claims.sort();
+    claims.dedup();
+    if !claims.is_empty() {
+        let own = pod_spec.volumes.take().unwrap_or_default();
+        let mut volumes: Vec<Volume> = claims
+            .iter()
+            .map(|name| Volume {
+                name: name.clone(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: name.clone(),
+                    read_only: None,
+                }),
+                ..Default::default()
+            })
+            .collect();
+        volumes.extend(own.into_iter().filter(|v| !claims.contains(&v.name)));
+        pod_spec.volumes = Some(volumes);
+    }
+    errs.extend(pod::validate_pod_spec(
+        &pod_spec,
+        &child(path, "spec"),
+        false,
+    ));
+    if pod_spec
+        .ephemeral_containers
+        .as_ref()
+        .is_some_and(|e| !e.is_empty())
+    {
+        errs.push(FieldError::forbidden(
+            child(&child(path, "spec"), "ephemeralContainers"),
+            "ephemeral containers not allowed in pod template",
+        ));
     }
     errs
 }
@@ -66,7 +167,7 @@ fn immutable_view(spec: &StatefulSetSpec) -> Value {
 }
 
 /// `ValidateStatefulSetSpec`.
-fn validate_spec(spec: &StatefulSetSpec, path: &str) -> Vec<FieldError> {
+fn validate_spec(spec: &StatefulSetSpec, path: &str, opts: Options) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let pmp_path = child(path, "podManagementPolicy");
     match spec.pod_management_policy.as_deref().unwrap_or("") {
@@ -137,6 +238,9 @@ fn validate_spec(spec: &StatefulSetSpec, path: &str) -> Vec<FieldError> {
             }
         }
     }
+    if !opts.skip_claim_templates {
+        errs.extend(claim_template_errors(spec, path));
+    }
 
     errs.extend(non_negative(
         i64::from(spec.replicas.unwrap_or(0)),
@@ -151,6 +255,9 @@ fn validate_spec(spec: &StatefulSetSpec, path: &str) -> Vec<FieldError> {
             i64::from(ordinals.start.unwrap_or(0)),
             &child(path, "ordinals.start"),
         ));
+    }
+    if !opts.allow_invalid_service_name {
+        errs.extend(service_name_errors(spec, path));
     }
 
     let sel_path = child(path, "selector");
@@ -190,14 +297,18 @@ fn validate_spec(spec: &StatefulSetSpec, path: &str) -> Vec<FieldError> {
                 "`selector` does not match template `labels`",
             ));
         }
-        errs.extend(meta::validate_labels(
-            template_meta.labels.as_ref(),
-            &child(&template_path, "labels"),
-        ));
-        errs.extend(meta::validate_annotations(
-            template_meta.annotations.as_ref(),
-            &child(&template_path, "annotations"),
-        ));
+        if opts.skip_pod_template {
+            errs.extend(meta::validate_labels(
+                template_meta.labels.as_ref(),
+                &child(&template_path, "labels"),
+            ));
+            errs.extend(meta::validate_annotations(
+                template_meta.annotations.as_ref(),
+                &child(&template_path, "annotations"),
+            ));
+        } else {
+            errs.extend(pod_template_errors(spec, &template_path));
+        }
     }
 
     let pod_spec = spec.template.spec.clone().unwrap_or_default();
@@ -460,6 +571,68 @@ mod tests {
     }
 
     #[test]
+    fn template_and_claim_templates_are_validated_since_1_34() {
+        let no_image = json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx"}]}}}});
+        assert_eq!(
+            lines(&validate_statefulset(&sts(no_image), None)),
+            vec!["spec.template.spec.containers[0].image: Required value"]
+        );
+        let with_claim = |mount: &str| {
+            json!({"spec": {
+                "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx",
+                    "volumeMounts": [{"name": mount, "mountPath": "/data"}]}]}},
+                "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]
+            }})
+        };
+        assert!(
+            validate_statefulset(&sts(with_claim("data")), None).is_empty(),
+            "claim mounts resolve"
+        );
+        assert_eq!(
+            lines(&validate_statefulset(&sts(with_claim("other")), None)),
+            vec!["spec.template.spec.containers[0].volumeMounts[0].name: Not found: \"other\""]
+        );
+        let bad_claim = json!({"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"},
+            "spec": {"resources": {"requests": {"storage": "1Gi"}}}}]}});
+        assert_eq!(
+            lines(&validate_statefulset(&sts(bad_claim), None)),
+            vec![
+                "spec.volumeClaimTemplates[0].spec.accessModes: Required value: at least 1 access mode is required"
+            ]
+        );
+        let bad_service = json!({"spec": {"serviceName": "Web_Svc"}});
+        let errs = lines(&validate_statefulset(&sts(bad_service), None));
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].starts_with(
+                "spec.serviceName: Invalid value: \"Web_Svc\": a lowercase RFC 1123 label"
+            ),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn updates_tolerate_already_invalid_stored_parts() {
+        let invalid = json!({"metadata": {"resourceVersion": "1"}, "spec": {
+            "serviceName": "Web_Svc",
+            "template": {"spec": {"containers": [{"name": "nginx"}]}}
+        }});
+        let old = sts(invalid.clone());
+        let mut edit = invalid;
+        merge(&mut edit, json!({"spec": {"replicas": 3}}));
+        assert!(validate_statefulset(&sts(edit), Some(&old)).is_empty());
+        let valid_old = sts(json!({"metadata": {"resourceVersion": "1"}}));
+        let broken = sts(
+            json!({"metadata": {"resourceVersion": "1"}, "spec": {"template": {"spec": {"containers": [{"name": "nginx"}]}}}}),
+        );
+        assert_eq!(
+            lines(&validate_statefulset(&broken, Some(&valid_old))),
+            vec!["spec.template.spec.containers[0].image: Required value"]
+        );
+    }
+
+    #[test]
     fn explicitly_empty_selector_is_invalid() {
         let mut set = sts(json!({}));
         set.spec.selector = LabelSelector {
@@ -587,6 +760,10 @@ mod tests {
                 "spec.podManagementPolicy: Required value",
                 "spec.updateStrategy: Required value",
                 "spec.template.metadata.labels: Invalid value: null: `selector` does not match template `labels`",
+                "spec.template.spec.terminationGracePeriodSeconds: Required value",
+                "spec.template.spec.containers: Required value",
+                "spec.template.spec.restartPolicy: Required value",
+                "spec.template.spec.dnsPolicy: Required value",
                 "spec.template.spec.restartPolicy: Unsupported value: \"\": supported values: \"Always\"",
             ]
         );
