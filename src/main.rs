@@ -8,15 +8,33 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if cli.log_json {
-        tracing_subscriber::fmt().with_env_filter(filter).json().with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .with_writer(std::io::stderr)
+            .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Up { files, listen, state_dir } => {
-                podgate::up::run(podgate::up::UpOptions { listen, state_dir, manifests: files }).await
+            Command::Up {
+                files,
+                listen,
+                state_dir,
+            } => {
+                podgate::up::run(podgate::up::UpOptions {
+                    listen,
+                    state_dir,
+                    manifests: files,
+                })
+                .await
             }
             Command::Pet { .. } => anyhow::bail!("todo"),
         }

@@ -27,7 +27,11 @@ impl FieldError {
         } else {
             format!("Required value: {detail}")
         };
-        Self { reason: "FieldValueRequired", field: field.into(), message }
+        Self {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message,
+        }
     }
 
     /// `<field>: Invalid value: <value>: <detail>`; `value` is already rendered the way
@@ -38,12 +42,20 @@ impl FieldError {
         } else {
             format!("Invalid value: {value}: {detail}")
         };
-        Self { reason: "FieldValueInvalid", field: field.into(), message }
+        Self {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message,
+        }
     }
 
     /// `<field>: Unsupported value: <value>: supported values: "a", "b"`.
     pub fn not_supported(field: impl Into<String>, value: &str, supported: &[&str]) -> Self {
-        let list = supported.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+        let list = supported
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         Self {
             reason: "FieldValueNotSupported",
             field: field.into(),
@@ -53,12 +65,20 @@ impl FieldError {
 
     /// `<field>: Forbidden: <detail>`.
     pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
-        Self { reason: "FieldValueForbidden", field: field.into(), message: format!("Forbidden: {detail}") }
+        Self {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: format!("Forbidden: {detail}"),
+        }
     }
 
     /// `<field>: Duplicate value: <value>`.
     pub fn duplicate(field: impl Into<String>, value: &str) -> Self {
-        Self { reason: "FieldValueDuplicate", field: field.into(), message: format!("Duplicate value: {value}") }
+        Self {
+            reason: "FieldValueDuplicate",
+            field: field.into(),
+            message: format!("Duplicate value: {value}"),
+        }
     }
 
     /// `<field>: Too long: may not be more than <max> bytes` (and similar length messages).
@@ -89,7 +109,7 @@ pub struct Status {
     /// Human-readable message.
     pub message: String,
     /// `details`: the object the error is about and validation causes.
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
 }
 
 /// `Status.details`.
@@ -109,41 +129,62 @@ pub struct StatusDetails {
 
 /// A resource with its group, printed as Kubernetes' `GroupResource` (`pods`, `statefulsets.apps`).
 pub fn qualified(resource: &str, group: &str) -> String {
-    if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") }
+    if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}.{group}")
+    }
 }
 
 impl Status {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     fn with_object(mut self, name: &str, group: &str, kind: &str) -> Self {
-        self.details = Some(StatusDetails {
+        self.details = Some(Box::new(StatusDetails {
             name: name.to_string(),
             group: group.to_string(),
             kind: kind.to_string(),
             ..StatusDetails::default()
-        });
+        }));
         self
     }
 
     /// 404 `<resource> "<name>" not found`.
     pub fn not_found(resource: &str, group: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(resource, group)))
-            .with_object(name, group, resource)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(resource, group)),
+        )
+        .with_object(name, group, resource)
     }
 
     /// 404 for a path no route serves.
     pub fn no_route() -> Self {
-        let mut s = Self::new(404, "NotFound", "the server could not find the requested resource");
-        s.details = Some(StatusDetails::default());
+        let mut s = Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+        s.details = Some(Box::default());
         s
     }
 
     /// 409 `<resource> "<name>" already exists`.
     pub fn already_exists(resource: &str, group: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(resource, group)))
-            .with_object(name, group, resource)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(resource, group)),
+        )
+        .with_object(name, group, resource)
     }
 
     /// 409 on a stale resourceVersion or a failed precondition.
@@ -151,14 +192,16 @@ impl Status {
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{name}\": {detail}", qualified(resource, group)),
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {detail}",
+                qualified(resource, group)
+            ),
         )
         .with_object(name, group, resource)
     }
 
     /// The detail Kubernetes gives for an update with a stale resourceVersion.
-    pub const MODIFIED: &'static str =
-        "the object has been modified; please apply your changes to the latest version and try again";
+    pub const MODIFIED: &'static str = "the object has been modified; please apply your changes to the latest version and try again";
 
     /// 422 `<Kind>.<group> "<name>" is invalid: <causes>` with `details.causes`.
     pub fn invalid(kind: &str, group: &str, name: &str, causes: Vec<FieldError>) -> Self {
@@ -170,7 +213,10 @@ impl Status {
         let mut s = Self::new(
             422,
             "Invalid",
-            format!("{} \"{name}\" is invalid: {aggregate}", qualified(kind, group)),
+            format!(
+                "{} \"{name}\" is invalid: {aggregate}",
+                qualified(kind, group)
+            ),
         )
         .with_object(name, group, kind);
         if let Some(d) = s.details.as_mut() {
@@ -196,7 +242,11 @@ impl Status {
 
     /// 405 for a verb the resource does not support.
     pub fn method_not_supported() -> Self {
-        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     /// 410 Expired: a watch or list from a resourceVersion older than the history window.
@@ -214,13 +264,19 @@ impl Status {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?}; kubectl's `create <generator>` commands send protobuf: use `kubectl apply -f`, e.g. `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`)"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?}; kubectl's `create <generator>` commands send protobuf: use `kubectl apply -f`, e.g. `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`)"
+            ),
         )
     }
 
     /// 500 InternalError.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 
     /// 503 ServiceUnavailable with a message.
@@ -278,7 +334,8 @@ impl Status {
 
     /// The HTTP response carrying this Status as JSON.
     pub fn to_response(&self) -> http::Response<crate::body::Body> {
-        let code = http::StatusCode::from_u16(self.code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let code = http::StatusCode::from_u16(self.code)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         crate::body::json_response(code, &self.to_json())
     }
 }
@@ -297,13 +354,24 @@ mod tests {
 
     #[test]
     fn invalid_joins_causes_like_kubernetes() {
-        let one = Status::invalid("StatefulSet", "apps", "web", vec![FieldError::required("spec.selector", "")]);
-        assert_eq!(one.message, "StatefulSet.apps \"web\" is invalid: spec.selector: Required value");
+        let one = Status::invalid(
+            "StatefulSet",
+            "apps",
+            "web",
+            vec![FieldError::required("spec.selector", "")],
+        );
+        assert_eq!(
+            one.message,
+            "StatefulSet.apps \"web\" is invalid: spec.selector: Required value"
+        );
         let two = Status::invalid(
             "StatefulSet",
             "apps",
             "web",
-            vec![FieldError::required("spec.selector", ""), FieldError::forbidden("spec", "x")],
+            vec![
+                FieldError::required("spec.selector", ""),
+                FieldError::forbidden("spec", "x"),
+            ],
         );
         assert_eq!(
             two.message,
@@ -317,7 +385,10 @@ mod tests {
 
     #[test]
     fn not_found_and_conflict_texts() {
-        assert_eq!(Status::not_found("pods", "", "web-0").message, "pods \"web-0\" not found");
+        assert_eq!(
+            Status::not_found("pods", "", "web-0").message,
+            "pods \"web-0\" not found"
+        );
         assert_eq!(
             Status::not_found("statefulsets", "apps", "web").message,
             "statefulsets.apps \"web\" not found"

@@ -40,9 +40,15 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         .with_context(|| format!("creating the state dir {}", opts.state_dir.display()))?;
     let token = ensure_token(&opts.state_dir)?;
     let tokens = load_tokens(&opts.state_dir)?;
-    let listener = tokio::net::TcpListener::bind(opts.listen).await.with_context(|| format!("listening on {}", opts.listen))?;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
     let listen = listener.local_addr()?;
-    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut hosts = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     if !listen.ip().is_unspecified() {
         hosts.push(listen.ip().to_string());
     }
@@ -50,8 +56,14 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     write_kubeconfig(&opts.state_dir, listen, &token, &tls.ca_pem)?;
 
     let db = opts.state_dir.join("state.db");
-    let store = tokio::task::spawn_blocking(move || Store::open(&db, store::DEFAULT_HISTORY)).await??;
-    let api = ApiServer::new(store, ApiConfig { server_address: listen.to_string() });
+    let store =
+        tokio::task::spawn_blocking(move || Store::open(&db, store::DEFAULT_HISTORY)).await??;
+    let api = ApiServer::new(
+        store,
+        ApiConfig {
+            server_address: listen.to_string(),
+        },
+    );
     let client = kube::Client::new(api.clone(), "default");
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -73,7 +85,9 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     // The bundled controllers start here.
     // The node agent starts here.
     for path in &opts.manifests {
-        apply_path(&client, path).await.with_context(|| format!("applying {}", path.display()))?;
+        apply_path(&client, path)
+            .await
+            .with_context(|| format!("applying {}", path.display()))?;
     }
     readiness.set_ready();
     tracing::info!(
@@ -82,7 +96,10 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         "podgate is up"
     );
     println!("podgate is serving on https://{listen} (and plain http on the same port)");
-    println!("  kubectl --kubeconfig {} get pods", opts.state_dir.join("kubeconfig").display());
+    println!(
+        "  kubectl --kubeconfig {} get pods",
+        opts.state_dir.join("kubeconfig").display()
+    );
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -93,7 +110,10 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
         (Ok(mut int), Ok(mut term)) => {
             tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
         }
@@ -125,13 +145,19 @@ fn ensure_token(state_dir: &Path) -> anyhow::Result<String> {
 
 fn load_tokens(state_dir: &Path) -> anyhow::Result<TokenFile> {
     let path = state_dir.join("tokens.csv");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     Ok(TokenFile::parse(&text)?)
 }
 
 /// Writes `<state>/kubeconfig` (0600) pointing at the listen address over HTTPS (kubectl sends
 /// tokens only over TLS), trusting podgate's CA, with the admin token.
-fn write_kubeconfig(state_dir: &Path, listen: SocketAddr, token: &str, ca_pem: &str) -> anyhow::Result<()> {
+fn write_kubeconfig(
+    state_dir: &Path,
+    listen: SocketAddr,
+    token: &str,
+    ca_pem: &str,
+) -> anyhow::Result<()> {
     use base64::Engine;
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     let host = match listen.ip() {
@@ -143,7 +169,10 @@ fn write_kubeconfig(state_dir: &Path, listen: SocketAddr, token: &str, ca_pem: &
         "apiVersion: v1\nkind: Config\nclusters:\n- name: podgate\n  cluster:\n    server: https://{host}:{port}\n    certificate-authority-data: {ca}\ncontexts:\n- name: podgate\n  context:\n    cluster: podgate\n    user: {ADMIN_USER}\n    namespace: default\ncurrent-context: podgate\nusers:\n- name: {ADMIN_USER}\n  user:\n    token: {token}\n",
         port = listen.port()
     );
-    Ok(write_secret(&state_dir.join("kubeconfig"), text.as_bytes())?)
+    Ok(write_secret(
+        &state_dir.join("kubeconfig"),
+        text.as_bytes(),
+    )?)
 }
 
 async fn ensure_namespaces(client: &kube::Client) -> anyhow::Result<()> {
@@ -164,19 +193,26 @@ async fn ensure_namespaces(client: &kube::Client) -> anyhow::Result<()> {
 pub fn read_manifests(path: &Path) -> anyhow::Result<Vec<Value>> {
     let mut files = Vec::new();
     if path.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(path)?.filter_map(Result::ok).map(|e| e.path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(path)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
         entries.sort();
         files.extend(entries.into_iter().filter(|p| {
-            p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
         }));
     } else {
         files.push(path.to_path_buf());
     }
     let mut docs = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
         for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-            let v: Value = serde::Deserialize::deserialize(doc).with_context(|| format!("parsing {}", file.display()))?;
+            let v: Value = serde::Deserialize::deserialize(doc)
+                .with_context(|| format!("parsing {}", file.display()))?;
             if v.is_null() {
                 continue;
             }
@@ -198,8 +234,16 @@ async fn apply_path(client: &kube::Client, path: &Path) -> anyhow::Result<()> {
 
 /// Creates the object, or replaces it when it exists.
 async fn apply_one(client: &kube::Client, doc: Value) -> anyhow::Result<()> {
-    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
-    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let api_version = doc
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let kind = doc
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
     let def = registry::RESOURCES
         .iter()
@@ -215,7 +259,11 @@ async fn apply_one(client: &kube::Client, doc: Value) -> anyhow::Result<()> {
     let mut obj: DynamicObject = serde_json::from_value(doc)?;
     let name = obj.metadata.name.clone().unwrap_or_default();
     let api: Api<DynamicObject> = if def.namespaced {
-        let ns = obj.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let ns = obj
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         Api::namespaced_with(client.clone(), &ns, &ar)
     } else {
         Api::all_with(client.clone(), &ar)

@@ -35,22 +35,52 @@ fn kubectl_everyday_flow() {
 
     let ns = pg.kubectl_ok(&["get", "ns"]);
     for name in ["default", "kube-system"] {
-        assert!(ns.lines().any(|l| l.starts_with(name) && l.contains("Active")), "{ns}");
+        assert!(
+            ns.lines()
+                .any(|l| l.starts_with(name) && l.contains("Active")),
+            "{ns}"
+        );
     }
 
     let web = manifest(dir.path(), "web.yaml", WEB);
     let applied = pg.kubectl_ok(&["apply", "-f", web.to_str().unwrap()]);
     assert!(applied.contains("service/web created"), "{applied}");
-    assert!(applied.contains("statefulset.apps/web created"), "{applied}");
-    let rv_before = pg.kubectl_ok(&["get", "sts", "web", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    assert!(
+        applied.contains("statefulset.apps/web created"),
+        "{applied}"
+    );
+    let rv_before = pg.kubectl_ok(&[
+        "get",
+        "sts",
+        "web",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     let again = pg.kubectl_ok(&["apply", "-f", web.to_str().unwrap()]);
     assert!(again.contains("service/web unchanged"), "{again}");
-    let rv_after = pg.kubectl_ok(&["get", "sts", "web", "-o", "jsonpath={.metadata.resourceVersion}"]);
-    assert_eq!(rv_before, rv_after, "re-applying the same manifest writes nothing");
+    let rv_after = pg.kubectl_ok(&[
+        "get",
+        "sts",
+        "web",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
+    assert_eq!(
+        rv_before, rv_after,
+        "re-applying the same manifest writes nothing"
+    );
 
     let listed = pg.kubectl_ok(&["get", "sts,svc,pods,pvc"]);
-    assert!(listed.contains("NAME") && listed.contains("READY") && listed.contains("statefulset.apps/web"), "{listed}");
-    assert!(listed.contains("service/web") && listed.contains("None"), "{listed}");
+    assert!(
+        listed.contains("NAME")
+            && listed.contains("READY")
+            && listed.contains("statefulset.apps/web"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("service/web") && listed.contains("None"),
+        "{listed}"
+    );
 
     // Defaults filled in, as Kubernetes does.
     let yaml = pg.kubectl_ok(&["get", "sts", "web", "-o", "yaml"]);
@@ -70,26 +100,62 @@ fn kubectl_everyday_flow() {
     // The scale subresource.
     let scaled = pg.kubectl_ok(&["scale", "sts", "web", "--replicas=3"]);
     assert!(scaled.contains("statefulset.apps/web scaled"), "{scaled}");
-    let replicas = pg.kubectl_ok(&["get", "sts", "web", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"]);
+    let replicas = pg.kubectl_ok(&[
+        "get",
+        "sts",
+        "web",
+        "-o",
+        "jsonpath={.spec.replicas} {.metadata.generation}",
+    ]);
     assert_eq!(replicas, "3 2");
 
     // Merge, JSON and strategic patches.
-    pg.kubectl_ok(&["patch", "sts", "web", "--type=merge", "-p", r#"{"spec":{"minReadySeconds":5}}"#]);
-    pg.kubectl_ok(&["patch", "sts", "web", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/revisionHistoryLimit","value":4}]"#]);
-    pg.kubectl_ok(&["patch", "sts", "web", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"podgate/pet:2"}]}}}}"#]);
+    pg.kubectl_ok(&[
+        "patch",
+        "sts",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minReadySeconds":5}}"#,
+    ]);
+    pg.kubectl_ok(&[
+        "patch",
+        "sts",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/revisionHistoryLimit","value":4}]"#,
+    ]);
+    pg.kubectl_ok(&[
+        "patch",
+        "sts",
+        "web",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"podgate/pet:2"}]}}}}"#,
+    ]);
     let patched = pg.kubectl_ok(&[
         "get", "sts", "web", "-o",
         "jsonpath={.spec.minReadySeconds} {.spec.revisionHistoryLimit} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort}",
     ]);
-    assert_eq!(patched, "5 4 podgate/pet:2 8080", "the strategic patch merges the container by name");
+    assert_eq!(
+        patched, "5 4 podgate/pet:2 8080",
+        "the strategic patch merges the container by name"
+    );
 
     pg.kubectl_ok(&["label", "sts", "web", "tier=db"]);
     let labelled = pg.kubectl_ok(&["get", "sts", "-l", "tier=db", "-o", "name"]);
     assert_eq!(labelled.trim(), "statefulset.apps/web");
-    assert_eq!(pg.kubectl_ok(&["get", "sts", "-l", "tier=web", "-o", "name"]).trim(), "");
+    assert_eq!(
+        pg.kubectl_ok(&["get", "sts", "-l", "tier=web", "-o", "name"])
+            .trim(),
+        ""
+    );
 
     let deleted = pg.kubectl_ok(&["delete", "sts", "web"]);
-    assert!(deleted.contains("statefulset.apps \"web\" deleted"), "{deleted}");
+    assert!(
+        deleted.contains("statefulset.apps \"web\" deleted"),
+        "{deleted}"
+    );
     let gone = pg.kubectl(&["get", "sts", "web"]);
     assert!(!gone.status.success());
     assert!(String::from_utf8_lossy(&gone.stderr).contains("statefulsets.apps \"web\" not found"));
@@ -106,18 +172,36 @@ fn invalid_statefulsets_get_kubernetes_messages() {
     assert!(err.contains("The StatefulSet \"bad\" is invalid"), "{err}");
     assert!(err.contains("* spec.selector: Required value"), "{err}");
     assert!(
-        err.contains("* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"bad\"}: `selector` does not match template `labels`"),
+        err.contains("* spec.template.metadata.labels: Invalid value: {\"app\":\"bad\"}: `selector` does not match template `labels`"),
         "{err}"
     );
-    assert!(pg.kubectl_ok(&["get", "sts", "-o", "name"]).trim().is_empty(), "nothing was stored");
+    assert!(
+        pg.kubectl_ok(&["get", "sts", "-o", "name"])
+            .trim()
+            .is_empty(),
+        "nothing was stored"
+    );
 
     let web = manifest(dir.path(), "web.yaml", WEB);
     pg.kubectl_ok(&["apply", "-f", web.to_str().unwrap()]);
-    let out = pg.kubectl(&["patch", "sts", "web", "--type=merge", "-p", r#"{"spec":{"serviceName":"other"}}"#]);
+    let out = pg.kubectl(&[
+        "patch",
+        "sts",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"serviceName":"other"}}"#,
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("spec: Forbidden: updates to statefulset spec for fields other than"), "{err}");
-    assert_eq!(pg.kubectl_ok(&["get", "sts", "web", "-o", "jsonpath={.spec.serviceName}"]), "web");
+    assert!(
+        err.contains("spec: Forbidden: updates to statefulset spec for fields other than"),
+        "{err}"
+    );
+    assert_eq!(
+        pg.kubectl_ok(&["get", "sts", "web", "-o", "jsonpath={.spec.serviceName}"]),
+        "web"
+    );
 
     let dup = pg.kubectl(&["create", "-f", web.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&dup.stderr).contains("services \"web\" already exists"));
@@ -154,14 +238,18 @@ fn get_pods_watch_prints_concurrent_changes() {
         while let Ok(l) = rx.try_recv() {
             seen.push(l);
         }
-        seen.iter().any(|l| l.contains("ADDED") && l.contains("lone")).then_some(())
+        seen.iter()
+            .any(|l| l.contains("ADDED") && l.contains("lone"))
+            .then_some(())
     });
     pg.kubectl_ok(&["label", "pod", "lone", "x=y"]);
     wait_for("the MODIFIED line", || {
         while let Ok(l) = rx.try_recv() {
             seen.push(l);
         }
-        seen.iter().any(|l| l.contains("MODIFIED") && l.contains("lone")).then_some(())
+        seen.iter()
+            .any(|l| l.contains("MODIFIED") && l.contains("lone"))
+            .then_some(())
     });
     let headers = seen.iter().filter(|l| l.contains("NAME")).count();
     assert_eq!(headers, 1, "one header line: {seen:?}");
@@ -176,13 +264,31 @@ fn unauthenticated_requests_are_refused() {
     assert_eq!(code, 401);
     assert!(body.contains("\"reason\":\"Unauthorized\""), "{body}");
     let bearer = format!("Bearer {}", pg.token());
-    let (code, _) = common::http_request(pg.port, "GET", "/api/v1/namespaces", &[("Authorization", "Bearer wrong")], b"").unwrap();
+    let (code, _) = common::http_request(
+        pg.port,
+        "GET",
+        "/api/v1/namespaces",
+        &[("Authorization", "Bearer wrong")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(code, 401);
-    let (code, body) = common::http_request(pg.port, "GET", "/api/v1/namespaces", &[("Authorization", &bearer)], b"").unwrap();
+    let (code, body) = common::http_request(
+        pg.port,
+        "GET",
+        "/api/v1/namespaces",
+        &[("Authorization", &bearer)],
+        b"",
+    )
+    .unwrap();
     assert_eq!(code, 200, "{body}");
     let mode = |f: &str| {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(pg.state_dir.join(f)).unwrap().permissions().mode() & 0o777
+        std::fs::metadata(pg.state_dir.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
     };
     for f in ["token", "kubeconfig", "tokens.csv", "ca.key"] {
         assert_eq!(mode(f), 0o600, "{f}");

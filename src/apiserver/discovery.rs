@@ -63,7 +63,10 @@ pub fn group(name: &str) -> Option<Value> {
 
 /// `/api/v1` or `/apis/{group}/{version}`.
 pub fn resources(group: &str, version: &str) -> Option<Value> {
-    let defs: Vec<_> = RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
+    let defs: Vec<_> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if defs.is_empty() {
         return None;
     }
@@ -99,6 +102,12 @@ pub fn resources(group: &str, version: &str) -> Option<Value> {
             list.push(e);
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
+    )
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::Request;
 use super::meta::{self, meta_mut, meta_str};
 use super::patch::{self, PatchType};
 use super::registry::{ResourceDef, Shape};
 use super::strategy::{self, FieldValidation};
-use super::Request;
 use crate::status::Status;
 use crate::store::{Mutation, ObjectKey, Outcome, Store};
 
@@ -37,7 +37,11 @@ pub struct Written {
 pub fn key(def: &ResourceDef, namespace: Option<&str>, name: &str) -> ObjectKey {
     ObjectKey {
         resource: Arc::from(def.qualified().as_str()),
-        namespace: if def.namespaced { namespace.unwrap_or("").to_string() } else { String::new() },
+        namespace: if def.namespaced {
+            namespace.unwrap_or("").to_string()
+        } else {
+            String::new()
+        },
         name: name.to_string(),
     }
 }
@@ -52,7 +56,11 @@ pub fn get(store: &Store, def: &ResourceDef, req: &Request) -> Result<Value, Sta
 }
 
 /// The objects a list or watch selects, with the store's resourceVersion.
-pub fn select(store: &Store, def: &ResourceDef, req: &Request) -> Result<(Vec<Arc<Value>>, u64), Status> {
+pub fn select(
+    store: &Store,
+    def: &ResourceDef,
+    req: &Request,
+) -> Result<(Vec<Arc<Value>>, u64), Status> {
     let (labels, fields) = req.query.selectors(def)?;
     let snapshot = store.list(&def.qualified(), req.namespace());
     let items = snapshot
@@ -64,14 +72,22 @@ pub fn select(store: &Store, def: &ResourceDef, req: &Request) -> Result<(Vec<Ar
 }
 
 /// LIST: a `<Kind>List` with pagination by `limit` and `continue`.
-pub fn list(store: &Store, def: &ResourceDef, req: &Request) -> Result<(Vec<Arc<Value>>, Value), Status> {
+pub fn list(
+    store: &Store,
+    def: &ResourceDef,
+    req: &Request,
+) -> Result<(Vec<Arc<Value>>, Value), Status> {
     let (mut items, rv) = select(store, def, req)?;
     if let Some(token) = req.query.get("continue").filter(|s| !s.is_empty()) {
         let start = decode_continue(token)?;
         items.retain(|o| list_position(o) > start);
     }
     let mut list_meta = json!({"resourceVersion": rv.to_string()});
-    if let Some(limit) = req.query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0)
+    if let Some(limit) = req
+        .query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
         && items.len() > limit
     {
         let remaining = items.len() - limit;
@@ -85,7 +101,10 @@ pub fn list(store: &Store, def: &ResourceDef, req: &Request) -> Result<(Vec<Arc<
 }
 
 fn list_position(o: &Value) -> (String, String) {
-    (meta_str(o, "namespace").unwrap_or("").to_string(), meta_str(o, "name").unwrap_or("").to_string())
+    (
+        meta_str(o, "namespace").unwrap_or("").to_string(),
+        meta_str(o, "name").unwrap_or("").to_string(),
+    )
 }
 
 fn encode_continue(pos: &(String, String)) -> String {
@@ -96,16 +115,25 @@ fn encode_continue(pos: &(String, String)) -> String {
 fn decode_continue(token: &str) -> Result<(String, String), Status> {
     use base64::Engine;
     let bad = || Status::bad_request("continue key is not valid: illegal base64 data");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
     let s = String::from_utf8(raw).map_err(|_| bad())?;
     let (ns, name) = s.split_once('/').ok_or_else(bad)?;
     Ok((ns.to_string(), name.to_string()))
 }
 
 /// Checks that the body's apiVersion and kind (if set) are this resource's, and sets them.
-fn check_envelope(def: &ResourceDef, obj: &mut Value, expect_kind: &str, api_version: &str) -> Result<(), Status> {
+fn check_envelope(
+    def: &ResourceDef,
+    obj: &mut Value,
+    expect_kind: &str,
+    api_version: &str,
+) -> Result<(), Status> {
     if !obj.is_object() {
-        return Err(Status::bad_request("the body of the request must be a JSON object"));
+        return Err(Status::bad_request(
+            "the body of the request must be a JSON object",
+        ));
     }
     if let Some(v) = obj.get("apiVersion").and_then(Value::as_str)
         && v != api_version
@@ -128,7 +156,11 @@ fn check_envelope(def: &ResourceDef, obj: &mut Value, expect_kind: &str, api_ver
 }
 
 /// Checks the namespace in the body against the path's, and fills it in.
-fn check_namespace(def: &ResourceDef, obj: &mut Value, path_ns: Option<&str>) -> Result<(), Status> {
+fn check_namespace(
+    def: &ResourceDef,
+    obj: &mut Value,
+    path_ns: Option<&str>,
+) -> Result<(), Status> {
     let m = meta_mut(obj);
     if !def.namespaced {
         m.remove("namespace");
@@ -152,14 +184,18 @@ fn check_namespace_open(store: &Store, def: &ResourceDef, ns: Option<&str>) -> R
         return Ok(());
     }
     let ns = ns.unwrap_or("");
-    let ns_def = super::registry::find("", "v1", "namespaces").ok_or_else(|| Status::internal("no namespaces"))?;
+    let ns_def = super::registry::find("", "v1", "namespaces")
+        .ok_or_else(|| Status::internal("no namespaces"))?;
     match store.get(&key(ns_def, None, ns)) {
         None => Err(Status::not_found("namespaces", "", ns)),
         Some(n) if meta::is_terminating(&n) => Err(Status::forbidden(
             def.plural,
             def.group,
             "",
-            format!("{} is forbidden: unable to create new content in namespace {ns} because it is being terminated", def.qualified()),
+            format!(
+                "{} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                def.qualified()
+            ),
         )),
         Some(_) => Ok(()),
     }
@@ -179,23 +215,46 @@ fn initial_status(def: &ResourceDef, obj: &mut Value) {
 }
 
 /// POST: create an object (`generateName`, `dryRun`).
-pub async fn create(store: &Store, def: &'static ResourceDef, req: &Request, body: Value) -> Result<Written, Status> {
+pub async fn create(
+    store: &Store,
+    def: &'static ResourceDef,
+    req: &Request,
+    body: Value,
+) -> Result<Written, Status> {
     let mut obj = body;
     check_envelope(def, &mut obj, def.kind, &def.api_version())?;
     check_namespace(def, &mut obj, req.namespace())?;
     {
         let m = meta_mut(&mut obj);
-        if m.get("resourceVersion").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
-            return Err(Status::bad_request("resourceVersion should not be set on objects to be created"));
+        if m.get("resourceVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+        {
+            return Err(Status::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
         }
-        let has_name = m.get("name").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-        if !has_name {
-            if let Some(g) = m.get("generateName").and_then(Value::as_str).filter(|g| !g.is_empty()) {
-                let name = format!("{g}{}", meta::random_suffix());
-                m.insert("name".into(), json!(name));
-            }
+        let has_name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty());
+        if !has_name
+            && let Some(g) = m
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|g| !g.is_empty())
+        {
+            let name = format!("{g}{}", meta::random_suffix());
+            m.insert("name".into(), json!(name));
         }
-        for f in ["uid", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "resourceVersion"] {
+        for f in [
+            "uid",
+            "selfLink",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "managedFields",
+            "resourceVersion",
+        ] {
             m.remove(f);
         }
         m.insert("uid".into(), json!(meta::new_uid()));
@@ -219,8 +278,16 @@ pub async fn create(store: &Store, def: &'static ResourceDef, req: &Request, bod
         Some(_) => Err(Status::already_exists(plural, group, &name)),
         None => Ok(Mutation::Put(obj)),
     });
-    let outcome = if req.query.dry_run()? { store.dry_run(&k, f)? } else { store.mutate(k, f).await? };
-    Ok(Written { object: object_of(outcome), created: true, warnings })
+    let outcome = if req.query.dry_run()? {
+        store.dry_run(&k, f)?
+    } else {
+        store.mutate(k, f).await?
+    };
+    Ok(Written {
+        object: object_of(outcome),
+        created: true,
+        warnings,
+    })
 }
 
 fn object_of(outcome: Outcome) -> Value {
@@ -240,7 +307,12 @@ fn prepare_update(
     if let Some(rv) = meta_str(&incoming, "resourceVersion").filter(|s| !s.is_empty())
         && rv != meta_str(current, "resourceVersion").unwrap_or("")
     {
-        return Err(Status::conflict(def.plural, def.group, &name, Status::MODIFIED));
+        return Err(Status::conflict(
+            def.plural,
+            def.group,
+            &name,
+            Status::MODIFIED,
+        ));
     }
     let mut next = match part {
         Part::Status => {
@@ -254,7 +326,14 @@ fn prepare_update(
             }
             let cur_meta = current.get("metadata").cloned().unwrap_or(Value::Null);
             let m = meta_mut(&mut incoming);
-            for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace"] {
+            for f in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "namespace",
+            ] {
                 match cur_meta.get(f) {
                     Some(v) => m.insert(f.into(), v.clone()),
                     None => m.remove(f),
@@ -272,9 +351,16 @@ fn prepare_update(
         next.as_object_mut().map(|o| o.remove("status"));
     }
     let (mut next, warnings) = strategy::normalize(def, next, Some(current), fields)?;
-    meta_mut(&mut next).insert("resourceVersion".into(), json!(meta_str(current, "resourceVersion").unwrap_or("")));
+    meta_mut(&mut next).insert(
+        "resourceVersion".into(),
+        json!(meta_str(current, "resourceVersion").unwrap_or("")),
+    );
     if def.generation && meta::spec_part(&next) != meta::spec_part(current) {
-        let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let generation = current
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         meta_mut(&mut next).insert("generation".into(), json!(generation));
     }
     if meta::same_object(&next, current) {
@@ -306,13 +392,27 @@ async fn modify(
         *w.lock() = warns;
         Ok(m)
     });
-    let outcome = if req.query.dry_run()? { store.dry_run(&k, f)? } else { store.mutate(k, f).await? };
+    let outcome = if req.query.dry_run()? {
+        store.dry_run(&k, f)?
+    } else {
+        store.mutate(k, f).await?
+    };
     let warnings = std::mem::take(&mut *warnings.lock());
-    Ok(Written { object: object_of(outcome), created: false, warnings })
+    Ok(Written {
+        object: object_of(outcome),
+        created: false,
+        warnings,
+    })
 }
 
 /// PUT: replace an object (or its status).
-pub async fn update(store: &Store, def: &'static ResourceDef, req: &Request, part: Part, body: Value) -> Result<Written, Status> {
+pub async fn update(
+    store: &Store,
+    def: &'static ResourceDef,
+    req: &Request,
+    part: Part,
+    body: Value,
+) -> Result<Written, Status> {
     let mut obj = body;
     check_envelope(def, &mut obj, def.kind, &def.api_version())?;
     check_namespace(def, &mut obj, req.namespace())?;
@@ -371,17 +471,30 @@ impl DeleteOptions {
     pub fn from_request(req: &Request, body: &[u8]) -> Result<Self, Status> {
         let mut o = DeleteOptions::default();
         if !body.iter().all(u8::is_ascii_whitespace) {
-            let v: Value = serde_json::from_slice(body).map_err(|e| Status::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| Status::bad_request(format!("error decoding DeleteOptions: {e}")))?;
             o.grace = v.get("gracePeriodSeconds").and_then(Value::as_i64);
-            o.propagation = v.get("propagationPolicy").and_then(Value::as_str).map(String::from);
+            o.propagation = v
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(String::from);
             if v.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
                 o.propagation.get_or_insert_with(|| "Orphan".into());
             }
-            o.uid = v.pointer("/preconditions/uid").and_then(Value::as_str).map(String::from);
-            o.resource_version = v.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(String::from);
+            o.uid = v
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(String::from);
+            o.resource_version = v
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(String::from);
         }
         if let Some(g) = req.query.get("gracePeriodSeconds") {
-            o.grace = Some(g.parse().map_err(|_| Status::bad_request(format!("invalid gracePeriodSeconds: {g}")))?);
+            o.grace =
+                Some(g.parse().map_err(|_| {
+                    Status::bad_request(format!("invalid gracePeriodSeconds: {g}"))
+                })?);
         }
         if let Some(p) = req.query.get("propagationPolicy") {
             o.propagation = Some(p.to_string());
@@ -389,39 +502,60 @@ impl DeleteOptions {
         if let Some(p) = &o.propagation
             && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
         {
-            return Err(Status::invalid("DeleteOptions", "", "", vec![crate::status::FieldError::not_supported(
-                "propagationPolicy",
-                &format!("\"{p}\""),
-                &["Foreground", "Background", "Orphan", "nil"],
-            )]));
+            return Err(Status::invalid(
+                "DeleteOptions",
+                "",
+                "",
+                vec![crate::status::FieldError::not_supported(
+                    "propagationPolicy",
+                    &format!("\"{p}\""),
+                    &["Foreground", "Background", "Orphan", "nil"],
+                )],
+            ));
         }
         Ok(o)
     }
 }
 
 /// Decides what a delete does to `cur`: remove it, or mark it for graceful or finalizer-driven deletion.
-fn delete_decision(def: &ResourceDef, cur: &Value, opts: &DeleteOptions) -> Result<Mutation, Status> {
+fn delete_decision(
+    def: &ResourceDef,
+    cur: &Value,
+    opts: &DeleteOptions,
+) -> Result<Mutation, Status> {
     let name = meta_str(cur, "name").unwrap_or("");
     if let Some(uid) = &opts.uid
         && Some(uid.as_str()) != meta_str(cur, "uid")
     {
-        return Err(Status::conflict(def.plural, def.group, name, &format!(
-            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-            meta_str(cur, "uid").unwrap_or("")
-        )));
+        return Err(Status::conflict(
+            def.plural,
+            def.group,
+            name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta_str(cur, "uid").unwrap_or("")
+            ),
+        ));
     }
     if let Some(rv) = &opts.resource_version
         && Some(rv.as_str()) != meta_str(cur, "resourceVersion")
     {
-        return Err(Status::conflict(def.plural, def.group, name, &format!(
-            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-            meta_str(cur, "resourceVersion").unwrap_or("")
-        )));
+        return Err(Status::conflict(
+            def.plural,
+            def.group,
+            name,
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                meta_str(cur, "resourceVersion").unwrap_or("")
+            ),
+        ));
     }
     let mut next = cur.clone();
     let mut finalizers = meta::finalizers(cur);
     match opts.propagation.as_deref() {
-        Some("Orphan") if !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
+        Some("Orphan") if !finalizers.iter().any(|f| f == "orphan") => {
+            finalizers.push("orphan".into())
+        }
         Some("Foreground") if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
             finalizers.push("foregroundDeletion".into())
         }
@@ -429,12 +563,23 @@ fn delete_decision(def: &ResourceDef, cur: &Value, opts: &DeleteOptions) -> Resu
     }
     // A pod on a node is deleted gracefully: its node stops it, then removes the object.
     let graceful_pod = def.shape == Shape::Pod
-        && cur.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty())
-        && !matches!(cur.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        && cur
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty())
+        && !matches!(
+            cur.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
     let grace = if graceful_pod {
-        let spec_grace = cur.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        let spec_grace = cur
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30);
         let g = opts.grace.unwrap_or(spec_grace).max(0);
-        let current = cur.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
+        let current = cur
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64);
         Some(current.map_or(g, |c| c.min(g)))
     } else {
         None
@@ -447,7 +592,12 @@ fn delete_decision(def: &ResourceDef, cur: &Value, opts: &DeleteOptions) -> Resu
     m.insert("finalizers".into(), json!(finalizers));
     if let Some(g) = grace {
         m.insert("deletionGracePeriodSeconds".into(), json!(g));
-        if !already || cur.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64) != Some(g) {
+        if !already
+            || cur
+                .pointer("/metadata/deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                != Some(g)
+        {
             m.insert("deletionTimestamp".into(), json!(meta::now_plus(g)));
         }
     } else if !already {
@@ -457,23 +607,42 @@ fn delete_decision(def: &ResourceDef, cur: &Value, opts: &DeleteOptions) -> Resu
     if def.shape == Shape::Namespace {
         next["status"]["phase"] = json!("Terminating");
     }
-    if meta::same_object(&next, cur) { Ok(Mutation::Unchanged) } else { Ok(Mutation::Put(next)) }
+    if meta::same_object(&next, cur) {
+        Ok(Mutation::Unchanged)
+    } else {
+        Ok(Mutation::Put(next))
+    }
 }
 
 /// DELETE one object. Returns the object (terminating or as last stored).
-pub async fn delete(store: &Store, def: &'static ResourceDef, req: &Request, name: &str, opts: DeleteOptions) -> Result<Value, Status> {
+pub async fn delete(
+    store: &Store,
+    def: &'static ResourceDef,
+    req: &Request,
+    name: &str,
+    opts: DeleteOptions,
+) -> Result<Value, Status> {
     let k = key(def, req.namespace(), name);
     let n = name.to_string();
     let f: crate::store::MutateFn = Box::new(move |cur| {
         let cur = cur.ok_or_else(|| Status::not_found(def.plural, def.group, &n))?;
         delete_decision(def, cur, &opts)
     });
-    let outcome = if req.query.dry_run()? { store.dry_run(&k, f)? } else { store.mutate(k, f).await? };
+    let outcome = if req.query.dry_run()? {
+        store.dry_run(&k, f)?
+    } else {
+        store.mutate(k, f).await?
+    };
     Ok(object_of(outcome))
 }
 
 /// DELETE a collection: every selected object, one by one.
-pub async fn delete_collection(store: &Store, def: &'static ResourceDef, req: &Request, opts: DeleteOptions) -> Result<Vec<Value>, Status> {
+pub async fn delete_collection(
+    store: &Store,
+    def: &'static ResourceDef,
+    req: &Request,
+    opts: DeleteOptions,
+) -> Result<Vec<Value>, Status> {
     let (items, _) = select(store, def, req)?;
     let mut out = Vec::new();
     for item in items {
@@ -492,7 +661,12 @@ pub fn scale_of(obj: &Value) -> Value {
     let selector = obj
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .unwrap_or_default();
     let m = obj.get("metadata").cloned().unwrap_or(Value::Null);
     json!({
@@ -516,7 +690,8 @@ pub async fn write_scale(
     body: &[u8],
 ) -> Result<Value, Status> {
     let incoming: Value = match patch_type {
-        None => serde_json::from_slice(body).map_err(|e| Status::bad_request(format!("error decoding Scale: {e}")))?,
+        None => serde_json::from_slice(body)
+            .map_err(|e| Status::bad_request(format!("error decoding Scale: {e}")))?,
         Some(t) => patch::parse_body(t, body)?,
     };
     let written = modify(store, def, req, Part::Main, move |cur| {
@@ -524,16 +699,34 @@ pub async fn write_scale(
             None => incoming,
             Some(t) => patch::apply(t, &scale_of(cur), &incoming, "Scale")?,
         };
-        let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+        let replicas = scale
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if replicas < 0 {
-            return Err(Status::invalid("Scale", "autoscaling", meta_str(cur, "name").unwrap_or(""), vec![
-                crate::status::FieldError::invalid("spec.replicas", &replicas.to_string(), "must be greater than or equal to 0"),
-            ]));
+            return Err(Status::invalid(
+                "Scale",
+                "autoscaling",
+                meta_str(cur, "name").unwrap_or(""),
+                vec![crate::status::FieldError::invalid(
+                    "spec.replicas",
+                    &replicas.to_string(),
+                    "must be greater than or equal to 0",
+                )],
+            ));
         }
-        if let Some(rv) = scale.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|s| !s.is_empty())
+        if let Some(rv) = scale
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
             && rv != meta_str(cur, "resourceVersion").unwrap_or("")
         {
-            return Err(Status::conflict("statefulsets", "apps", meta_str(cur, "name").unwrap_or(""), Status::MODIFIED));
+            return Err(Status::conflict(
+                "statefulsets",
+                "apps",
+                meta_str(cur, "name").unwrap_or(""),
+                Status::MODIFIED,
+            ));
         }
         let mut next = cur.clone();
         next["spec"]["replicas"] = json!(replicas);
@@ -545,10 +738,24 @@ pub async fn write_scale(
 }
 
 /// POST `pods/{name}/binding`: assigns the pod to a node, once.
-pub async fn bind(store: &Store, def: &'static ResourceDef, req: &Request, body: Value) -> Result<(), Status> {
-    let target = body.pointer("/target/name").and_then(Value::as_str).unwrap_or("").to_string();
+pub async fn bind(
+    store: &Store,
+    def: &'static ResourceDef,
+    req: &Request,
+    body: Value,
+) -> Result<(), Status> {
+    let target = body
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if target.is_empty() {
-        return Err(Status::invalid("Binding", "", req.name()?, vec![crate::status::FieldError::required("target.name", "")]));
+        return Err(Status::invalid(
+            "Binding",
+            "",
+            req.name()?,
+            vec![crate::status::FieldError::required("target.name", "")],
+        ));
     }
     let name = req.name()?.to_string();
     let k = key(def, req.namespace(), &name);

@@ -17,7 +17,14 @@ use crate::status::Status;
 use crate::store::Store;
 
 /// The query parameters the kubelet's log endpoint understands.
-const FORWARDED: [&str; 6] = ["follow", "previous", "tailLines", "sinceSeconds", "timestamps", "limitBytes"];
+const FORWARDED: [&str; 6] = [
+    "follow",
+    "previous",
+    "tailLines",
+    "sinceSeconds",
+    "timestamps",
+    "limitBytes",
+];
 
 /// Proxies log requests to nodes over a pooled client.
 pub struct LogProxy {
@@ -27,25 +34,45 @@ pub struct LogProxy {
 impl LogProxy {
     /// A proxy with its own connection pool.
     pub fn new() -> Self {
-        Self { client: Client::builder(TokioExecutor::new()).build_http() }
+        Self {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
     }
 
     /// Streams the log of one container of `pod`.
-    pub async fn serve(&self, store: &Store, pod: &Value, query: &Query) -> Result<http::Response<Body>, Status> {
-        let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-        let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    pub async fn serve(
+        &self,
+        store: &Store,
+        pod: &Value,
+        query: &Query,
+    ) -> Result<http::Response<Body>, Status> {
+        let name = pod
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let ns = pod
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let container = container_name(pod, query.get("container"))?;
-        let node_name = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+        let node_name = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if node_name.is_empty() {
             return Err(Status::bad_request(format!(
                 "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
             )));
         }
-        let node_def = registry::find("", "v1", "nodes").ok_or_else(|| Status::internal("no nodes resource"))?;
+        let node_def = registry::find("", "v1", "nodes")
+            .ok_or_else(|| Status::internal("no nodes resource"))?;
         let node = store
             .get(&handlers::key(node_def, None, node_name))
             .ok_or_else(|| Status::not_found("nodes", "", node_name))?;
-        let port = node.pointer("/status/daemonEndpoints/kubeletEndpoint/Port").and_then(Value::as_u64).unwrap_or(0);
+        let port = node
+            .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let address = node
             .pointer("/status/addresses")
             .and_then(Value::as_array)
@@ -53,18 +80,29 @@ impl LogProxy {
             .and_then(|x| x["address"].as_str())
             .and_then(|a| a.parse::<IpAddr>().ok());
         let Some(address) = address.filter(|a| a.is_loopback() && port > 0) else {
-            return Err(Status::unavailable(format!("node \"{node_name}\" has no reachable log endpoint")));
+            return Err(Status::unavailable(format!(
+                "node \"{node_name}\" has no reachable log endpoint"
+            )));
         };
         let mut uri = format!("http://{address}:{port}/containerLogs/{ns}/{name}/{container}");
         let params: Vec<String> = FORWARDED
             .iter()
-            .filter_map(|k| query.get(k).map(|v| format!("{k}={}", form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>())))
+            .filter_map(|k| {
+                query.get(k).map(|v| {
+                    format!(
+                        "{k}={}",
+                        form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                    )
+                })
+            })
             .collect();
         if !params.is_empty() {
             uri.push('?');
             uri.push_str(&params.join("&"));
         }
-        let req = http::Request::get(uri).body(body::empty()).map_err(|e| Status::internal(e.to_string()))?;
+        let req = http::Request::get(uri)
+            .body(body::empty())
+            .map_err(|e| Status::internal(e.to_string()))?;
         let resp = self
             .client
             .request(req)
@@ -72,12 +110,18 @@ impl LogProxy {
             .map_err(|e| Status::unavailable(format!("error trying to reach the node: {e}")))?;
         let (parts, incoming) = resp.into_parts();
         if parts.status != StatusCode::OK {
-            let bytes = http_body_util::BodyExt::collect(incoming).await.map(|c| c.to_bytes()).unwrap_or_default();
+            let bytes = http_body_util::BodyExt::collect(incoming)
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
             let text = String::from_utf8_lossy(&bytes).trim().to_string();
             return Err(Status::bad_request(text));
         }
         let mut out = http::Response::new(body::boxed(incoming));
-        out.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+        out.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
         Ok(out)
     }
 }
@@ -90,11 +134,18 @@ impl Default for LogProxy {
 
 /// The container a log request means: the named one, or the only one.
 fn container_name(pod: &Value, asked: Option<&str>) -> Result<String, Status> {
-    let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let names = |field: &str| -> Vec<String> {
         pod.pointer(&format!("/spec/{field}"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["name"].as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let containers = names("containers");
@@ -111,7 +162,10 @@ fn container_name(pod: &Value, asked: Option<&str>) -> Result<String, Status> {
                 containers.join(" ")
             );
             if !init.is_empty() {
-                msg.push_str(&format!(" or one of the init containers: [{}]", init.join(" ")));
+                msg.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    init.join(" ")
+                ));
             }
             Err(Status::bad_request(msg))
         }

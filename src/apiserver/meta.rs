@@ -11,7 +11,9 @@ const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 /// A random 5-character suffix as `generateName` uses.
 pub fn random_suffix() -> String {
     let mut rng = rand::rng();
-    (0..5).map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char)
+        .collect()
 }
 
 /// A random RFC 4122 version-4 UUID string.
@@ -29,7 +31,9 @@ pub fn new_uid() -> String {
 
 /// Now, as Kubernetes writes timestamps (RFC 3339, seconds, UTC).
 pub fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// `seconds` from now, in the same format.
@@ -58,25 +62,33 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
 
 /// The object's resourceVersion as a number (0 when absent).
 pub fn resource_version(obj: &Value) -> u64 {
-    meta_str(obj, "resourceVersion").and_then(|s| s.parse().ok()).unwrap_or(0)
+    meta_str(obj, "resourceVersion")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Parses a client-supplied resourceVersion.
 pub fn parse_rv(s: &str) -> Result<u64, Status> {
-    s.parse().map_err(|_| Status::bad_request(format!("invalid resource version: {s}")))
+    s.parse()
+        .map_err(|_| Status::bad_request(format!("invalid resource version: {s}")))
 }
 
 /// The finalizers of an object.
 pub fn finalizers(obj: &Value) -> Vec<String> {
     obj.pointer("/metadata/finalizers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Whether the object is being deleted.
 pub fn is_terminating(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null())
+    obj.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
 }
 
 /// Everything but `metadata` and `status`: what a generation change tracks.

@@ -8,6 +8,7 @@
 pub mod defaults;
 pub mod discovery;
 pub mod handlers;
+mod logs;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
@@ -18,7 +19,6 @@ pub mod strategy;
 pub mod table;
 pub mod validation;
 pub mod watch;
-mod logs;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -51,7 +51,11 @@ pub struct Query(HashMap<String, String>);
 impl Query {
     /// Parses a raw query string.
     pub fn parse(raw: Option<&str>) -> Self {
-        Self(form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect())
+        Self(
+            form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     /// One parameter.
@@ -69,7 +73,9 @@ impl Query {
         match self.get("dryRun") {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
-            Some(v) => Err(Status::bad_request(format!("Invalid dryRun value: {v:?}: supported values: \"All\""))),
+            Some(v) => Err(Status::bad_request(format!(
+                "Invalid dryRun value: {v:?}: supported values: \"All\""
+            ))),
         }
     }
 
@@ -81,8 +87,9 @@ impl Query {
     /// The label and field selectors.
     pub fn selectors(&self, def: &ResourceDef) -> Result<(LabelSelector, FieldSelector), Status> {
         let labels = LabelSelector::parse(self.get("labelSelector").unwrap_or(""))?;
-        let fields =
-            FieldSelector::parse(self.get("fieldSelector").unwrap_or(""), |f| selectors::supported_field(def.plural, f))?;
+        let fields = FieldSelector::parse(self.get("fieldSelector").unwrap_or(""), |f| {
+            selectors::supported_field(def.plural, f)
+        })?;
         Ok((labels, fields))
     }
 }
@@ -104,7 +111,10 @@ impl Request {
 
     /// The object name, or 405 for a collection path.
     pub fn name(&self) -> Result<&str, Status> {
-        self.info.name.as_deref().ok_or_else(Status::method_not_supported)
+        self.info
+            .name
+            .as_deref()
+            .ok_or_else(Status::method_not_supported)
     }
 }
 
@@ -130,7 +140,13 @@ pub struct ApiServer {
 impl ApiServer {
     /// An API server over `store`.
     pub fn new(store: Store, config: ApiConfig) -> Self {
-        Self { inner: Arc::new(Inner { store, config, logs: logs::LogProxy::new() }) }
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                logs: logs::LogProxy::new(),
+            }),
+        }
     }
 
     /// The store (for start-up seeding by `podgate up`).
@@ -166,19 +182,27 @@ impl ApiServer {
             return Ok(json_response(StatusCode::OK, &openapi::index()));
         }
         if let Some(gv) = path.strip_prefix("/openapi/v3/") {
-            return openapi::document(gv).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(Status::no_route);
+            return openapi::document(gv)
+                .map(|d| json_response(StatusCode::OK, &d))
+                .ok_or_else(Status::no_route);
         }
         let Some(api_path) = request::parse(&path, req.method(), query.flag("watch")) else {
             return Err(Status::no_route());
         };
-        let ok = |v: Option<Value>| v.map(|v| json_response(StatusCode::OK, &v)).ok_or_else(Status::no_route);
+        let ok = |v: Option<Value>| {
+            v.map(|v| json_response(StatusCode::OK, &v))
+                .ok_or_else(Status::no_route)
+        };
         match api_path {
-            ApiPath::CoreVersions => ok(Some(discovery::core_versions(&self.inner.config.server_address))),
+            ApiPath::CoreVersions => ok(Some(discovery::core_versions(
+                &self.inner.config.server_address,
+            ))),
             ApiPath::Groups => ok(Some(discovery::groups())),
             ApiPath::Group(g) => ok(discovery::group(&g)),
             ApiPath::Resources { group, version } => ok(discovery::resources(&group, &version)),
             ApiPath::Resource(info) => {
-                let def = registry::find(&info.group, &info.version, &info.resource).ok_or_else(Status::no_route)?;
+                let def = registry::find(&info.group, &info.version, &info.resource)
+                    .ok_or_else(Status::no_route)?;
                 if def.namespaced && info.namespace.is_none() && info.name.is_some() {
                     return Err(Status::no_route());
                 }
@@ -199,13 +223,26 @@ impl ApiServer {
         B::Error: Into<BoxError>,
     {
         let store = &self.inner.store;
-        let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let content_type =
-            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let as_table = accept.contains("as=Table");
-        let include = IncludeObject::parse(r.query.get("includeObject").unwrap_or("")).ok_or_else(|| {
-            Status::bad_request(format!("unrecognized includeObject value: {:?}", r.query.get("includeObject").unwrap_or("")))
-        })?;
+        let include =
+            IncludeObject::parse(r.query.get("includeObject").unwrap_or("")).ok_or_else(|| {
+                Status::bad_request(format!(
+                    "unrecognized includeObject value: {:?}",
+                    r.query.get("includeObject").unwrap_or("")
+                ))
+            })?;
         let sub = r.info.subresource.clone();
         if let Some(s) = &sub
             && !def.offers(s)
@@ -214,26 +251,46 @@ impl ApiServer {
         }
         let verb = r.info.verb;
         let method = req.method().clone();
-        let body = if matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
+        let body = if matches!(
+            method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        ) {
             read_body(req.into_body()).await?
         } else {
             Bytes::new()
         };
         let render = |v: &Value| -> Value {
             if as_table {
-                let rv = meta::meta_str(v, "resourceVersion").unwrap_or("").to_string();
-                table::to_table(def.plural, &[v], include, json!({"resourceVersion": rv}), jiff::Timestamp::now())
+                let rv = meta::meta_str(v, "resourceVersion")
+                    .unwrap_or("")
+                    .to_string();
+                table::to_table(
+                    def.plural,
+                    &[v],
+                    include,
+                    json!({"resourceVersion": rv}),
+                    jiff::Timestamp::now(),
+                )
             } else {
                 v.clone()
             }
         };
         match (sub.as_deref(), verb) {
-            (None, "get") => Ok(json_response(StatusCode::OK, &render(&handlers::get(store, def, &r)?))),
+            (None, "get") => Ok(json_response(
+                StatusCode::OK,
+                &render(&handlers::get(store, def, &r)?),
+            )),
             (None, "list") => {
                 let (items, list_meta) = handlers::list(store, def, &r)?;
                 let body = if as_table {
                     let refs: Vec<&Value> = items.iter().map(|v| v.as_ref()).collect();
-                    table::to_table(def.plural, &refs, include, list_meta, jiff::Timestamp::now())
+                    table::to_table(
+                        def.plural,
+                        &refs,
+                        include,
+                        list_meta,
+                        jiff::Timestamp::now(),
+                    )
                 } else {
                     json!({
                         "kind": format!("{}List", def.kind),
@@ -247,8 +304,16 @@ impl ApiServer {
             (None, "watch") => {
                 let render: watch::Render = Arc::new(move |v: &Value, first: bool| {
                     if as_table {
-                        let rv = meta::meta_str(v, "resourceVersion").unwrap_or("").to_string();
-                        let mut t = table::to_table(def.plural, &[v], include, json!({"resourceVersion": rv}), jiff::Timestamp::now());
+                        let rv = meta::meta_str(v, "resourceVersion")
+                            .unwrap_or("")
+                            .to_string();
+                        let mut t = table::to_table(
+                            def.plural,
+                            &[v],
+                            include,
+                            json!({"resourceVersion": rv}),
+                            jiff::Timestamp::now(),
+                        );
                         if !first {
                             t["columnDefinitions"] = json!([]);
                         }
@@ -259,24 +324,45 @@ impl ApiServer {
                 });
                 let body = watch::serve(store, def, &r, render)?;
                 let mut resp = http::Response::new(body);
-                resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                resp.headers_mut().insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                resp.headers_mut().insert(
+                    header::TRANSFER_ENCODING,
+                    HeaderValue::from_static("chunked"),
+                );
                 Ok(resp)
             }
             (None, "create") => {
-                let written = handlers::create(store, def, &r, parse_json(&content_type, &body)?).await?;
+                let written =
+                    handlers::create(store, def, &r, parse_json(&content_type, &body)?).await?;
                 Ok(written_response(StatusCode::CREATED, written))
             }
             (None | Some("status"), "update") => {
-                let part = if sub.is_some() { Part::Status } else { Part::Main };
-                let written = handlers::update(store, def, &r, part, parse_json(&content_type, &body)?).await?;
+                let part = if sub.is_some() {
+                    Part::Status
+                } else {
+                    Part::Main
+                };
+                let written =
+                    handlers::update(store, def, &r, part, parse_json(&content_type, &body)?)
+                        .await?;
                 Ok(written_response(StatusCode::OK, written))
             }
             (None | Some("status"), "patch") => {
-                let part = if sub.is_some() { Part::Status } else { Part::Main };
+                let part = if sub.is_some() {
+                    Part::Status
+                } else {
+                    Part::Main
+                };
                 let pt = patch::PatchType::from_content_type(&content_type)?;
-                if pt == patch::PatchType::Apply && r.query.get("fieldManager").is_none_or(str::is_empty) {
-                    return Err(Status::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"));
+                if pt == patch::PatchType::Apply
+                    && r.query.get("fieldManager").is_none_or(str::is_empty)
+                {
+                    return Err(Status::bad_request(
+                        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                    ));
                 }
                 let result = handlers::patch(store, def, &r, part, pt, &body).await;
                 let written = match result {
@@ -287,7 +373,11 @@ impl ApiServer {
                     }
                     other => other?,
                 };
-                let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
+                let code = if written.created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
                 Ok(written_response(code, written))
             }
             (None, "delete") => {
@@ -310,21 +400,48 @@ impl ApiServer {
                 });
                 Ok(json_response(StatusCode::OK, &list))
             }
-            (Some("status"), "get") => Ok(json_response(StatusCode::OK, &handlers::get(store, def, &r)?)),
-            (Some("scale"), "get") => Ok(json_response(StatusCode::OK, &handlers::scale_of(&handlers::get(store, def, &r)?))),
+            (Some("status"), "get") => Ok(json_response(
+                StatusCode::OK,
+                &handlers::get(store, def, &r)?,
+            )),
+            (Some("scale"), "get") => Ok(json_response(
+                StatusCode::OK,
+                &handlers::scale_of(&handlers::get(store, def, &r)?),
+            )),
             (Some("scale"), "update" | "patch") => {
-                let pt = if verb == "patch" { Some(patch::PatchType::from_content_type(&content_type)?) } else { None };
-                Ok(json_response(StatusCode::OK, &handlers::write_scale(store, def, &r, pt, &body).await?))
+                let pt = if verb == "patch" {
+                    Some(patch::PatchType::from_content_type(&content_type)?)
+                } else {
+                    None
+                };
+                Ok(json_response(
+                    StatusCode::OK,
+                    &handlers::write_scale(store, def, &r, pt, &body).await?,
+                ))
             }
             (Some("binding"), "create") => {
                 handlers::bind(store, def, &r, parse_json(&content_type, &body)?).await?;
-                Ok(json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+                Ok(json_response(
+                    StatusCode::CREATED,
+                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+                ))
             }
             (Some("finalize"), "update") => {
                 let incoming = parse_json(&content_type, &body)?;
-                let finalizers = incoming.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
-                let written = handlers::patch(store, def, &r, Part::Main, patch::PatchType::Merge,
-                    &serde_json::to_vec(&json!({"spec": {"finalizers": finalizers}})).unwrap_or_default()).await?;
+                let finalizers = incoming
+                    .pointer("/spec/finalizers")
+                    .cloned()
+                    .unwrap_or(json!([]));
+                let written = handlers::patch(
+                    store,
+                    def,
+                    &r,
+                    Part::Main,
+                    patch::PatchType::Merge,
+                    &serde_json::to_vec(&json!({"spec": {"finalizers": finalizers}}))
+                        .unwrap_or_default(),
+                )
+                .await?;
                 Ok(written_response(StatusCode::OK, written))
             }
             (Some("log"), "get") => {
@@ -340,7 +457,10 @@ impl ApiServer {
 fn written_response(code: StatusCode, written: handlers::Written) -> http::Response<Body> {
     let mut resp = json_response(code, &written.object);
     for w in written.warnings {
-        if let Ok(v) = HeaderValue::from_str(&format!("299 - {}", serde_json::to_string(&w).unwrap_or_default())) {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "299 - {}",
+            serde_json::to_string(&w).unwrap_or_default()
+        )) {
             resp.headers_mut().append(header::WARNING, v);
         }
     }
@@ -357,7 +477,9 @@ where
     match limited.collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Status::too_large(MAX_BODY)),
-        Err(e) => Err(Status::bad_request(format!("reading the request body: {e}"))),
+        Err(e) => Err(Status::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
     }
 }
 
@@ -365,10 +487,16 @@ where
 fn parse_json(content_type: &str, body: &[u8]) -> Result<Value, Status> {
     let base = content_type.split(';').next().unwrap_or("").trim();
     match base {
-        "" | "application/json" | "*/*" => serde_json::from_slice(body)
-            .map_err(|e| Status::bad_request(format!("the body of the request could not be decoded as JSON: {e}"))),
-        "application/yaml" => serde_yaml_ng::from_slice(body)
-            .map_err(|e| Status::bad_request(format!("the body of the request could not be decoded as YAML: {e}"))),
+        "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
+            Status::bad_request(format!(
+                "the body of the request could not be decoded as JSON: {e}"
+            ))
+        }),
+        "application/yaml" => serde_yaml_ng::from_slice(body).map_err(|e| {
+            Status::bad_request(format!(
+                "the body of the request could not be decoded as YAML: {e}"
+            ))
+        }),
         other => Err(Status::unsupported_media_type(other)),
     }
 }

@@ -9,7 +9,11 @@ use serde_json::{Value, json};
 use super::registry::{RESOURCES, group_versions};
 
 fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 /// `/openapi/v3`: the index of group-version documents.
@@ -31,12 +35,21 @@ fn query_params(names: &[&str]) -> Vec<Value> {
 
 /// `/openapi/v3/{api/v1 | apis/group/version}`.
 pub fn document(path: &str) -> Option<Value> {
-    let (group, version) = group_versions().into_iter().find(|(g, v)| gv_path(g, v) == path)?;
+    let (group, version) = group_versions()
+        .into_iter()
+        .find(|(g, v)| gv_path(g, v) == path)?;
     let mut paths = serde_json::Map::new();
-    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         let gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
         let base = if r.namespaced {
-            format!("/{}/namespaces/{{namespace}}/{}", gv_path(group, version), r.plural)
+            format!(
+                "/{}/namespaces/{{namespace}}/{}",
+                gv_path(group, version),
+                r.plural
+            )
         } else {
             format!("/{}/{}", gv_path(group, version), r.plural)
         };

@@ -69,7 +69,10 @@ impl Sub {
             Sub::Scale => ("Scale", &["get", "patch", "update"]),
             Sub::Binding => ("Binding", &["create"]),
             Sub::Log => ("Pod", &["get"]),
-            Sub::Proxy => ("PodProxyOptions", &["create", "delete", "get", "patch", "update"]),
+            Sub::Proxy => (
+                "PodProxyOptions",
+                &["create", "delete", "get", "patch", "update"],
+            ),
             Sub::Token => ("TokenRequest", &["create"]),
         }
     }
@@ -105,7 +108,11 @@ pub struct ResourceDef {
 impl ResourceDef {
     /// The `apiVersion` of this resource's objects.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// The store key prefix and `GroupResource` string: `pods`, `statefulsets.apps`.
@@ -124,7 +131,16 @@ impl ResourceDef {
     }
 }
 
-const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 /// The verbs every served resource supports.
 pub fn verbs() -> &'static [&'static str] {
@@ -155,32 +171,286 @@ use Sub::*;
 
 /// Every served resource.
 pub static RESOURCES: &[ResourceDef] = &[
-    def!("", "v1", "namespaces", "namespace", "Namespace", false, &["ns"], &[], &[Status, Finalize], Namespace, false),
-    def!("", "v1", "nodes", "node", "Node", false, &["no"], &[], &[Status, Proxy], Node, false),
-    def!("", "v1", "pods", "pod", "Pod", true, &["po"], &["all"], &[Status, Binding, Log, Proxy], Pod, true),
-    def!("", "v1", "services", "service", "Service", true, &["svc"], &["all"], &[Status, Proxy], Service, false),
-    def!("", "v1", "endpoints", "endpoints", "Endpoints", true, &["ep"], &[], &[], Endpoints, false),
-    def!("", "v1", "events", "event", "Event", true, &["ev"], &[], &[], Plain, false),
-    def!("", "v1", "configmaps", "configmap", "ConfigMap", true, &["cm"], &[], &[], ConfigMap, false),
-    def!("", "v1", "secrets", "secret", "Secret", true, &[], &[], &[], Plain, false),
-    def!("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], &[], &[Token], Plain, false),
-    def!("", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", true, &["pvc"], &[], &[Status], PersistentVolumeClaim, false),
-    def!("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, &["pv"], &[], &[Status], PersistentVolume, false),
-    def!("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, &["sts"], &["all"], &[Status, Scale], StatefulSet, true),
-    def!("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, &[], &[], &[], Plain, false),
-    def!("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, &[], &[], &[], EndpointSlice, false),
-    def!("events.k8s.io", "v1", "events", "event", "Event", true, &["ev"], &[], &[], Plain, false),
-    def!("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", false, &["sc"], &[], &[], StorageClass, false),
-    def!("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], &[], &[], Plain, false),
-    def!("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, &[], &[], &[], Plain, false),
-    def!("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, &[], &[], &[], Plain, false),
-    def!("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, &[], &[], &[], Plain, false),
-    def!("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false, &[], &[], &[], Plain, false),
+    def!(
+        "",
+        "v1",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        &["ns"],
+        &[],
+        &[Status, Finalize],
+        Namespace,
+        false
+    ),
+    def!(
+        "",
+        "v1",
+        "nodes",
+        "node",
+        "Node",
+        false,
+        &["no"],
+        &[],
+        &[Status, Proxy],
+        Node,
+        false
+    ),
+    def!(
+        "",
+        "v1",
+        "pods",
+        "pod",
+        "Pod",
+        true,
+        &["po"],
+        &["all"],
+        &[Status, Binding, Log, Proxy],
+        Pod,
+        true
+    ),
+    def!(
+        "",
+        "v1",
+        "services",
+        "service",
+        "Service",
+        true,
+        &["svc"],
+        &["all"],
+        &[Status, Proxy],
+        Service,
+        false
+    ),
+    def!(
+        "",
+        "v1",
+        "endpoints",
+        "endpoints",
+        "Endpoints",
+        true,
+        &["ep"],
+        &[],
+        &[],
+        Endpoints,
+        false
+    ),
+    def!(
+        "",
+        "v1",
+        "events",
+        "event",
+        "Event",
+        true,
+        &["ev"],
+        &[],
+        &[],
+        Plain,
+        false
+    ),
+    def!(
+        "",
+        "v1",
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        &["cm"],
+        &[],
+        &[],
+        ConfigMap,
+        false
+    ),
+    def!(
+        "",
+        "v1",
+        "secrets",
+        "secret",
+        "Secret",
+        true,
+        &[],
+        &[],
+        &[],
+        Plain,
+        false
+    ),
+    def!(
+        "",
+        "v1",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        &[],
+        &[Token],
+        Plain,
+        false
+    ),
+    def!(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        true,
+        &["pvc"],
+        &[],
+        &[Status],
+        PersistentVolumeClaim,
+        false
+    ),
+    def!(
+        "",
+        "v1",
+        "persistentvolumes",
+        "persistentvolume",
+        "PersistentVolume",
+        false,
+        &["pv"],
+        &[],
+        &[Status],
+        PersistentVolume,
+        false
+    ),
+    def!(
+        "apps",
+        "v1",
+        "statefulsets",
+        "statefulset",
+        "StatefulSet",
+        true,
+        &["sts"],
+        &["all"],
+        &[Status, Scale],
+        StatefulSet,
+        true
+    ),
+    def!(
+        "apps",
+        "v1",
+        "controllerrevisions",
+        "controllerrevision",
+        "ControllerRevision",
+        true,
+        &[],
+        &[],
+        &[],
+        Plain,
+        false
+    ),
+    def!(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        true,
+        &[],
+        &[],
+        &[],
+        EndpointSlice,
+        false
+    ),
+    def!(
+        "events.k8s.io",
+        "v1",
+        "events",
+        "event",
+        "Event",
+        true,
+        &["ev"],
+        &[],
+        &[],
+        Plain,
+        false
+    ),
+    def!(
+        "storage.k8s.io",
+        "v1",
+        "storageclasses",
+        "storageclass",
+        "StorageClass",
+        false,
+        &["sc"],
+        &[],
+        &[],
+        StorageClass,
+        false
+    ),
+    def!(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "lease",
+        "Lease",
+        true,
+        &[],
+        &[],
+        &[],
+        Plain,
+        false
+    ),
+    def!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "roles",
+        "role",
+        "Role",
+        true,
+        &[],
+        &[],
+        &[],
+        Plain,
+        false
+    ),
+    def!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "clusterrole",
+        "ClusterRole",
+        false,
+        &[],
+        &[],
+        &[],
+        Plain,
+        false
+    ),
+    def!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "rolebinding",
+        "RoleBinding",
+        true,
+        &[],
+        &[],
+        &[],
+        Plain,
+        false
+    ),
+    def!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        false,
+        &[],
+        &[],
+        &[],
+        Plain,
+        false
+    ),
 ];
 
 /// The served resource at `group/version/plural`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// The served group/versions, core first, in discovery order.

@@ -47,7 +47,11 @@ const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
 /// Parses `path` (no query) and the method into an [`ApiPath`]; `watch` is the `watch` query
 /// parameter. `None` when the path is not under `/api` or `/apis`.
 pub fn parse(path: &str, method: &Method, watch: bool) -> Option<ApiPath> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
     let (group, version, rest) = match parts.as_slice() {
         ["api"] => return Some(ApiPath::CoreVersions),
         ["apis"] => return Some(ApiPath::Groups),
@@ -57,7 +61,10 @@ pub fn parse(path: &str, method: &Method, watch: bool) -> Option<ApiPath> {
         _ => return None,
     };
     if rest.is_empty() {
-        return Some(ApiPath::Resources { group: group.into(), version: version.into() });
+        return Some(ApiPath::Resources {
+            group: group.into(),
+            version: version.into(),
+        });
     }
     let mut namespace = None;
     let mut rest = rest;
@@ -115,19 +122,128 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn paths_map_to_requests() {
-        let cases: &[(&str, Method, bool, &str, Option<&str>, &str, Option<&str>, Option<&str>)] = &[
-            ("/api/v1/pods", Method::GET, false, "", None, "pods", None, None),
-            ("/api/v1/namespaces/default/pods", Method::GET, true, "", Some("default"), "pods", None, None),
-            ("/api/v1/namespaces/default/pods/web-0", Method::GET, false, "", Some("default"), "pods", Some("web-0"), None),
-            ("/api/v1/namespaces/default/pods/web-0/status", Method::PUT, false, "", Some("default"), "pods", Some("web-0"), Some("status")),
-            ("/apis/apps/v1/namespaces/ns/statefulsets/web/scale", Method::PATCH, false, "apps", Some("ns"), "statefulsets", Some("web"), Some("scale")),
-            ("/api/v1/namespaces", Method::POST, false, "", None, "namespaces", None, None),
-            ("/api/v1/namespaces/kube-system", Method::GET, false, "", None, "namespaces", Some("kube-system"), None),
-            ("/api/v1/namespaces/x/status", Method::PUT, false, "", None, "namespaces", Some("x"), Some("status")),
-            ("/api/v1/namespaces/x/finalize", Method::PUT, false, "", None, "namespaces", Some("x"), Some("finalize")),
-            ("/api/v1/nodes/n1", Method::DELETE, false, "", None, "nodes", Some("n1"), None),
-            ("/api/v1/namespaces/d/pods/p/proxy/a/b", Method::GET, false, "", Some("d"), "pods", Some("p"), Some("proxy")),
+        let cases: &[(
+            &str,
+            Method,
+            bool,
+            &str,
+            Option<&str>,
+            &str,
+            Option<&str>,
+            Option<&str>,
+        )] = &[
+            (
+                "/api/v1/pods",
+                Method::GET,
+                false,
+                "",
+                None,
+                "pods",
+                None,
+                None,
+            ),
+            (
+                "/api/v1/namespaces/default/pods",
+                Method::GET,
+                true,
+                "",
+                Some("default"),
+                "pods",
+                None,
+                None,
+            ),
+            (
+                "/api/v1/namespaces/default/pods/web-0",
+                Method::GET,
+                false,
+                "",
+                Some("default"),
+                "pods",
+                Some("web-0"),
+                None,
+            ),
+            (
+                "/api/v1/namespaces/default/pods/web-0/status",
+                Method::PUT,
+                false,
+                "",
+                Some("default"),
+                "pods",
+                Some("web-0"),
+                Some("status"),
+            ),
+            (
+                "/apis/apps/v1/namespaces/ns/statefulsets/web/scale",
+                Method::PATCH,
+                false,
+                "apps",
+                Some("ns"),
+                "statefulsets",
+                Some("web"),
+                Some("scale"),
+            ),
+            (
+                "/api/v1/namespaces",
+                Method::POST,
+                false,
+                "",
+                None,
+                "namespaces",
+                None,
+                None,
+            ),
+            (
+                "/api/v1/namespaces/kube-system",
+                Method::GET,
+                false,
+                "",
+                None,
+                "namespaces",
+                Some("kube-system"),
+                None,
+            ),
+            (
+                "/api/v1/namespaces/x/status",
+                Method::PUT,
+                false,
+                "",
+                None,
+                "namespaces",
+                Some("x"),
+                Some("status"),
+            ),
+            (
+                "/api/v1/namespaces/x/finalize",
+                Method::PUT,
+                false,
+                "",
+                None,
+                "namespaces",
+                Some("x"),
+                Some("finalize"),
+            ),
+            (
+                "/api/v1/nodes/n1",
+                Method::DELETE,
+                false,
+                "",
+                None,
+                "nodes",
+                Some("n1"),
+                None,
+            ),
+            (
+                "/api/v1/namespaces/d/pods/p/proxy/a/b",
+                Method::GET,
+                false,
+                "",
+                Some("d"),
+                "pods",
+                Some("p"),
+                Some("proxy"),
+            ),
         ];
         for (path, method, watch, group, ns, resource, name, sub) in cases {
             let r = res(path, method.clone(), *watch);
@@ -143,19 +259,37 @@ mod tests {
     fn verbs_follow_method_and_name() {
         assert_eq!(res("/api/v1/pods", Method::GET, false).verb, "list");
         assert_eq!(res("/api/v1/pods", Method::GET, true).verb, "watch");
-        assert_eq!(res("/api/v1/namespaces/d/pods", Method::DELETE, false).verb, "deletecollection");
-        assert_eq!(res("/api/v1/namespaces/d/pods/p", Method::DELETE, false).verb, "delete");
-        assert_eq!(res("/api/v1/namespaces/d/pods/p", Method::OPTIONS, false).verb, "");
+        assert_eq!(
+            res("/api/v1/namespaces/d/pods", Method::DELETE, false).verb,
+            "deletecollection"
+        );
+        assert_eq!(
+            res("/api/v1/namespaces/d/pods/p", Method::DELETE, false).verb,
+            "delete"
+        );
+        assert_eq!(
+            res("/api/v1/namespaces/d/pods/p", Method::OPTIONS, false).verb,
+            ""
+        );
     }
 
     #[test]
     fn discovery_paths() {
-        assert_eq!(parse("/api", &Method::GET, false), Some(ApiPath::CoreVersions));
+        assert_eq!(
+            parse("/api", &Method::GET, false),
+            Some(ApiPath::CoreVersions)
+        );
         assert_eq!(parse("/apis/", &Method::GET, false), Some(ApiPath::Groups));
-        assert_eq!(parse("/apis/apps", &Method::GET, false), Some(ApiPath::Group("apps".into())));
+        assert_eq!(
+            parse("/apis/apps", &Method::GET, false),
+            Some(ApiPath::Group("apps".into()))
+        );
         assert_eq!(
             parse("/apis/apps/v1", &Method::GET, false),
-            Some(ApiPath::Resources { group: "apps".into(), version: "v1".into() })
+            Some(ApiPath::Resources {
+                group: "apps".into(),
+                version: "v1".into()
+            })
         );
         assert_eq!(parse("/healthz", &Method::GET, false), None);
     }

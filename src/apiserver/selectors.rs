@@ -28,7 +28,8 @@ impl LabelSelector {
             if term.is_empty() {
                 continue;
             }
-            let bad = || Status::bad_request(format!("unable to parse requirement: found '{term}'"));
+            let bad =
+                || Status::bad_request(format!("unable to parse requirement: found '{term}'"));
             let req = if let Some(rest) = term.strip_prefix('!') {
                 LabelReq::NotExists(rest.trim().to_string())
             } else if let Some((k, v)) = term.split_once("!=") {
@@ -93,7 +94,13 @@ fn split_set(term: &str, op: &str) -> Option<(String, Option<Vec<String>>)> {
     let set = rest
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
-        .map(|inner| inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect());
+        .map(|inner| {
+            inner
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect()
+        });
     Some((k.trim().to_string(), set))
 }
 
@@ -113,11 +120,15 @@ impl FieldSelector {
             } else if let Some((k, v)) = term.split_once('=') {
                 (k, true, v)
             } else {
-                return Err(Status::bad_request(format!("invalid selector: '{s}'; can't understand '{term}'")));
+                return Err(Status::bad_request(format!(
+                    "invalid selector: '{s}'; can't understand '{term}'"
+                )));
             };
             let field = field.trim();
             if !allowed(field) {
-                return Err(Status::bad_request(format!("field label not supported: {field}")));
+                return Err(Status::bad_request(format!(
+                    "field label not supported: {field}"
+                )));
             }
             reqs.push((field.to_string(), eq, value.trim().to_string()));
         }
@@ -162,16 +173,29 @@ pub fn supported_field(resource: &str, field: &str) -> bool {
     match resource {
         "pods" => matches!(
             field,
-            "spec.nodeName" | "spec.restartPolicy" | "spec.schedulerName" | "spec.serviceAccountName"
-                | "spec.hostNetwork" | "status.phase" | "status.podIP" | "status.nominatedNodeName"
+            "spec.nodeName"
+                | "spec.restartPolicy"
+                | "spec.schedulerName"
+                | "spec.serviceAccountName"
+                | "spec.hostNetwork"
+                | "status.phase"
+                | "status.podIP"
+                | "status.nominatedNodeName"
         ),
-        "events" => field.starts_with("involvedObject.")
-            || field.starts_with("regarding.")
-            || matches!(field, "reason" | "reportingComponent" | "source" | "type" | "reportingController"),
+        "events" => {
+            field.starts_with("involvedObject.")
+                || field.starts_with("regarding.")
+                || matches!(
+                    field,
+                    "reason" | "reportingComponent" | "source" | "type" | "reportingController"
+                )
+        }
         "namespaces" => field == "status.phase",
         "nodes" => field == "spec.unschedulable",
         "secrets" => field == "type",
-        "persistentvolumeclaims" | "persistentvolumes" => field == "status.phase" || field == "spec.volumeName",
+        "persistentvolumeclaims" | "persistentvolumes" => {
+            field == "status.phase" || field == "spec.volumeName"
+        }
         "statefulsets" | "replicasets" => field == "status.replicas",
         _ => false,
     }
@@ -197,7 +221,11 @@ mod tests {
             ("", true),
         ];
         for (s, want) in cases {
-            assert_eq!(LabelSelector::parse(s).unwrap().matches(Some(&labels)), want, "{s}");
+            assert_eq!(
+                LabelSelector::parse(s).unwrap().matches(Some(&labels)),
+                want,
+                "{s}"
+            );
         }
         assert!(!LabelSelector::parse("app=web").unwrap().matches(None));
     }
@@ -205,9 +233,13 @@ mod tests {
     #[test]
     fn field_selectors() {
         let pod = json!({"metadata": {"name": "web-0"}, "spec": {"nodeName": "n1"}});
-        let sel = FieldSelector::parse("metadata.name=web-0,spec.nodeName!=n2", |f| supported_field("pods", f)).unwrap();
+        let sel = FieldSelector::parse("metadata.name=web-0,spec.nodeName!=n2", |f| {
+            supported_field("pods", f)
+        })
+        .unwrap();
         assert!(sel.matches(&pod));
-        let unbound = FieldSelector::parse("spec.nodeName=", |f| supported_field("pods", f)).unwrap();
+        let unbound =
+            FieldSelector::parse("spec.nodeName=", |f| supported_field("pods", f)).unwrap();
         assert!(!unbound.matches(&pod));
         assert!(unbound.matches(&json!({"spec": {}})));
         let err = FieldSelector::parse("spec.bogus=1", |f| supported_field("pods", f)).unwrap_err();

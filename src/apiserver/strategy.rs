@@ -3,7 +3,9 @@
 //! as kube-apiserver does; they are reported as warnings or, with `fieldValidation=Strict`,
 //! refused.
 
-use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, discovery::v1 as discovery, storage::v1 as storage};
+use k8s_openapi::api::{
+    apps::v1 as apps, core::v1 as core, discovery::v1 as discovery, storage::v1 as storage,
+};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
@@ -44,30 +46,114 @@ pub fn normalize(
     old: Option<&Value>,
     fields: FieldValidation,
 ) -> Result<(Value, Vec<String>), Status> {
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let (out, causes) = match def.shape {
-        Shape::Pod => typed::<core::Pod>(def, &obj, old, |p| defaults::default_pod(p), validation::validate_pod)?,
-        Shape::Service => typed::<core::Service>(def, &obj, old, defaults::default_service, validation::validate_service)?,
-        Shape::Endpoints => typed::<core::Endpoints>(def, &obj, old, |_| {}, validation::validate_endpoints)?,
-        Shape::Namespace => typed::<core::Namespace>(def, &obj, old, defaults::default_namespace, validation::validate_namespace)?,
-        Shape::Node => typed::<core::Node>(def, &obj, old, |_| {}, validation::validate_node)?,
-        Shape::PersistentVolumeClaim => typed::<core::PersistentVolumeClaim>(def, &obj, old, defaults::default_pvc, validation::validate_pvc)?,
-        Shape::PersistentVolume => typed::<core::PersistentVolume>(def, &obj, old, defaults::default_pv, validation::validate_pv)?,
-        Shape::ConfigMap => typed::<core::ConfigMap>(def, &obj, old, |_| {}, validation::validate_configmap)?,
-        Shape::StatefulSet => typed::<apps::StatefulSet>(def, &obj, old, defaults::default_statefulset, validation::validate_statefulset)?,
-        Shape::EndpointSlice => typed::<discovery::EndpointSlice>(def, &obj, old, |_| {}, validation::validate_endpointslice)?,
-        Shape::StorageClass => typed::<storage::StorageClass>(def, &obj, old, |_| {}, validation::validate_storage_class)?,
+        Shape::Pod => typed::<core::Pod>(
+            def,
+            &obj,
+            old,
+            defaults::default_pod,
+            validation::validate_pod,
+        )?,
+        Shape::Service => typed::<core::Service>(
+            def,
+            &obj,
+            old,
+            defaults::default_service,
+            validation::validate_service,
+        )?,
+        Shape::Endpoints => typed::<core::Endpoints>(
+            def,
+            &obj,
+            old,
+            defaults::default_endpoints,
+            validation::validate_endpoints,
+        )?,
+        Shape::Namespace => typed::<core::Namespace>(
+            def,
+            &obj,
+            old,
+            |n| {
+                if old.is_none() {
+                    defaults::prepare_namespace_for_create(n)
+                }
+                defaults::default_namespace(n)
+            },
+            validation::validate_namespace,
+        )?,
+        Shape::Node => typed::<core::Node>(
+            def,
+            &obj,
+            old,
+            defaults::default_node,
+            validation::validate_node,
+        )?,
+        Shape::PersistentVolumeClaim => typed::<core::PersistentVolumeClaim>(
+            def,
+            &obj,
+            old,
+            defaults::default_pvc,
+            validation::validate_pvc,
+        )?,
+        Shape::PersistentVolume => typed::<core::PersistentVolume>(
+            def,
+            &obj,
+            old,
+            defaults::default_pv,
+            validation::validate_pv,
+        )?,
+        Shape::ConfigMap => {
+            typed::<core::ConfigMap>(def, &obj, old, |_| {}, validation::validate_configmap)?
+        }
+        Shape::StatefulSet => typed::<apps::StatefulSet>(
+            def,
+            &obj,
+            old,
+            defaults::default_statefulset,
+            validation::validate_statefulset,
+        )?,
+        Shape::EndpointSlice => typed::<discovery::EndpointSlice>(
+            def,
+            &obj,
+            old,
+            defaults::default_endpointslice,
+            validation::validate_endpointslice,
+        )?,
+        Shape::StorageClass => typed::<storage::StorageClass>(
+            def,
+            &obj,
+            old,
+            defaults::default_storage_class,
+            validation::validate_storage_class,
+        )?,
         Shape::Plain => plain(def, &obj)?,
     };
     if !causes.is_empty() {
         return Err(Status::invalid(def.kind, def.group, &name, causes));
     }
-    let unknown = if fields == FieldValidation::Ignore { Vec::new() } else { unknown_fields(&obj, &out) };
+    let unknown = if fields == FieldValidation::Ignore {
+        Vec::new()
+    } else {
+        unknown_fields(&obj, &out)
+    };
     if fields == FieldValidation::Strict && !unknown.is_empty() {
-        let list = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect::<Vec<_>>().join(", ");
-        return Err(Status::bad_request(format!("strict decoding error: {list}")));
+        let list = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Status::bad_request(format!(
+            "strict decoding error: {list}"
+        )));
     }
-    let warnings = unknown.into_iter().map(|f| format!("unknown field \"{f}\"")).collect();
+    let warnings = unknown
+        .into_iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
     Ok((out, warnings))
 }
 
@@ -117,7 +203,11 @@ fn walk_unknown(input: &Value, output: &Value, path: String, out: &mut Vec<Strin
     match (input, output) {
         (Value::Object(i), Value::Object(o)) => {
             for (k, v) in i {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match o.get(k) {
                     Some(ov) => walk_unknown(v, ov, p, out),
                     None if !v.is_null() && !is_empty_container(v) => out.push(p),

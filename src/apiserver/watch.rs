@@ -68,11 +68,20 @@ fn line(v: &Value) -> Result<Frame<Bytes>, BoxError> {
 }
 
 /// Starts a watch and returns its streaming body.
-pub fn serve(store: &Store, def: &'static ResourceDef, req: &Request, render: Render) -> Result<Body, Status> {
+pub fn serve(
+    store: &Store,
+    def: &'static ResourceDef,
+    req: &Request,
+    render: Render,
+) -> Result<Body, Status> {
     let (labels, fields) = req.query.selectors(def)?;
     let filter = Filter {
         resource: def.qualified(),
-        namespace: if def.namespaced { req.namespace().map(String::from) } else { None },
+        namespace: if def.namespaced {
+            req.namespace().map(String::from)
+        } else {
+            None
+        },
         labels,
         fields,
     };
@@ -116,11 +125,16 @@ pub fn serve(store: &Store, def: &'static ResourceDef, req: &Request, render: Re
                 return;
             }
         }
-        if send_initial == Some(true) && bookmarks && tx.send(line(&bookmark(since, true))).await.is_err() {
+        if send_initial == Some(true)
+            && bookmarks
+            && tx.send(line(&bookmark(since, true))).await.is_err()
+        {
             return;
         }
         let emit = |e: &WatchEvent, first: bool| {
-            filter.translate(e).map(|t| json!({"type": t, "object": render(&e.object, first)}))
+            filter
+                .translate(e)
+                .map(|t| json!({"type": t, "object": render(&e.object, first)}))
         };
         for e in past {
             last_rv = e.rv;
@@ -165,7 +179,9 @@ pub fn serve(store: &Store, def: &'static ResourceDef, req: &Request, render: Re
 }
 
 /// A bounded channel-backed stream fed by a spawned task: the body stops when the client goes.
-fn async_stream<F, Fut>(f: F) -> impl futures::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send + 'static
+fn async_stream<F, Fut>(
+    f: F,
+) -> impl futures::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send + 'static
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Result<Frame<Bytes>, BoxError>>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -175,6 +191,8 @@ where
     tokio_stream_from(rx)
 }
 
-fn tokio_stream_from<T: Send + 'static>(rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send + 'static {
+fn tokio_stream_from<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) }).boxed()
 }

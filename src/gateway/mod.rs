@@ -31,7 +31,10 @@ pub type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, Infall
 /// be told apart from an error a pod returned.
 pub fn synthetic(status: Status) -> Response<Body> {
     let mut resp = status.to_response();
-    resp.headers_mut().insert(headers::GATEWAY_ERROR_HEADER, HeaderValue::from_static("true"));
+    resp.headers_mut().insert(
+        headers::GATEWAY_ERROR_HEADER,
+        HeaderValue::from_static("true"),
+    );
     resp
 }
 
@@ -63,16 +66,21 @@ pub struct GatewayParts {
 
 /// Assembles the gateway stack, read top to bottom.
 pub fn stack(parts: GatewayParts) -> HttpService {
-    let route = Route { api: parts.api, readiness: parts.readiness };
+    let route = Route {
+        api: parts.api,
+        readiness: parts.readiness,
+    };
     let svc = ServiceBuilder::new()
         // One body type leaves the stack, whatever the layers below wrap it in.
         .map_response(|r: Response<_>| r.map(body::boxed))
         // Mark credentials sensitive first, so no later layer's tracing can print them.
-        .layer(tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
-            http::header::AUTHORIZATION,
-            http::header::PROXY_AUTHORIZATION,
-            http::header::COOKIE,
-        ]))
+        .layer(
+            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                http::header::AUTHORIZATION,
+                http::header::PROXY_AUTHORIZATION,
+                http::header::COOKIE,
+            ]),
+        )
         // One span per request with method, path and status, for `RUST_LOG=tower_http=debug`.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         // Every request but health probes must carry a known bearer token; it is removed here.
@@ -93,7 +101,10 @@ impl tower::Service<Request<Body>> for Route {
     type Error = Infallible;
     type Future = futures::future::BoxFuture<'static, Result<Response<Body>, Infallible>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
         std::task::Poll::Ready(Ok(()))
     }
 

@@ -45,8 +45,15 @@ pub async fn serve(
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).max_buf_size(64 * 1024);
-    builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(64 * 1024);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -67,23 +74,34 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let hyper_svc = PerConnection { svc: svc.clone(), peer };
+        let hyper_svc = PerConnection {
+            svc: svc.clone(),
+            peer,
+        };
         let builder = builder.clone();
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
         // The TLS handshake (if any) runs in the connection's own task, never in the accept loop.
         tokio::spawn(async move {
             let result = match (acceptor, is_tls(&stream).await) {
-                (Some(acceptor), true) => match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => {
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc).into_owned();
-                        watcher.watch(conn).await
+                (Some(acceptor), true) => {
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls)) => {
+                            let conn = builder
+                                .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
+                                .into_owned();
+                            watcher.watch(conn).await
+                        }
+                        Ok(Err(e)) => Err(e.into()),
+                        Err(_) => Err("TLS handshake timed out".into()),
                     }
-                    Ok(Err(e)) => Err(e.into()),
-                    Err(_) => Err("TLS handshake timed out".into()),
-                },
+                }
                 _ => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc).into_owned();
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
+                        .into_owned();
                     watcher.watch(conn).await
                 }
             };
@@ -94,7 +112,10 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after the shutdown grace period");
     }
 }

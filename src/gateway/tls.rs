@@ -9,7 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 
 use crate::secrets::write_secret;
@@ -29,7 +32,11 @@ fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, CA_NAME);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     params.not_before = rcgen::date_time_ymd(2024, 1, 1);
     params.not_after = rcgen::date_time_ymd(2124, 1, 1);
     params
@@ -40,7 +47,10 @@ fn ca_params() -> CertificateParams {
 pub fn local_ca(state_dir: &Path, hosts: &[String]) -> anyhow::Result<LocalTls> {
     let cert_path = state_dir.join("ca.crt");
     let key_path = state_dir.join("ca.key");
-    let (ca_pem, ca_key) = match (std::fs::read_to_string(&cert_path), std::fs::read_to_string(&key_path)) {
+    let (ca_pem, ca_key) = match (
+        std::fs::read_to_string(&cert_path),
+        std::fs::read_to_string(&key_path),
+    ) {
         (Ok(cert), Ok(key)) => (cert, KeyPair::from_pem(&key).context("reading ca.key")?),
         _ => {
             let key = KeyPair::generate()?;
@@ -53,9 +63,14 @@ pub fn local_ca(state_dir: &Path, hosts: &[String]) -> anyhow::Result<LocalTls> 
     let issuer = Issuer::new(ca_params(), ca_key);
 
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.distinguished_name.push(DnType::CommonName, "podgate");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "podgate");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     for host in hosts {
         let san = match host.parse::<IpAddr>() {
             Ok(ip) => rcgen::SanType::IpAddress(ip),
@@ -69,7 +84,10 @@ pub fn local_ca(state_dir: &Path, hosts: &[String]) -> anyhow::Result<LocalTls> 
     let cert = params.signed_by(&key, &issuer)?;
     let chain = vec![CertificateDer::from(cert.der().to_vec())];
     let private = PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes())?;
-    Ok(LocalTls { ca_pem, server_config: server_config(chain, private)? })
+    Ok(LocalTls {
+        ca_pem,
+        server_config: server_config(chain, private)?,
+    })
 }
 
 /// A server config for a certificate chain and key from PEM files.
@@ -77,11 +95,15 @@ pub fn from_files(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerC
     let chain = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("reading {}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()?;
-    let private = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
+    let private =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
     server_config(chain, private)
 }
 
-fn server_config(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

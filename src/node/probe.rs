@@ -441,10 +441,15 @@ pub struct ProbeState {
 }
 
 impl ProbeState {
-    /// The state before the first probe: readiness starts failed, liveness and startup
-    /// start successful (as the kubelet's `initialValue`s).
+    /// The state before the first probe: liveness starts successful, readiness and startup
+    /// start unsuccessful (a container is neither ready nor started until a probe says so).
     pub fn new(kind: ProbeKind) -> Self {
-        Self { result: kind != ProbeKind::Readiness, last: None, run: 0 }
+        Self { result: kind == ProbeKind::Liveness, last: None, run: 0 }
+    }
+
+    /// How many runs in a row have failed.
+    pub fn failures_in_a_row(&self) -> u32 {
+        if self.last == Some(false) { self.run } else { 0 }
     }
 
     /// The current result.

@@ -406,19 +406,19 @@ mod tests {
     #[test]
     fn key_files_all_items_and_missing_keys() {
         let data = BTreeMap::from([("a".to_string(), b"1".to_vec()), ("b".to_string(), b"2".to_vec())]);
-        let all = key_files("configmap", "cfg", &data, None, 0o644, false).expect("files");
+        let all = key_files("configmap", &data, None, 0o644, false).expect("files");
         assert_eq!(all.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         let items = vec![KeyToPath { key: "b".into(), path: "sub/b.conf".into(), mode: Some(0o600), ..Default::default() }];
-        let some = key_files("configmap", "cfg", &data, Some(&items), 0o644, false).expect("files");
+        let some = key_files("configmap", &data, Some(&items), 0o644, false).expect("files");
         assert_eq!(some, vec![VolumeFile { path: "sub/b.conf".into(), data: b"2".to_vec(), mode: 0o600 }]);
         let missing = vec![KeyToPath { key: "zz".into(), path: "zz".into(), ..Default::default() }];
         assert_eq!(
-            key_files("configmap", "cfg", &data, Some(&missing), 0o644, false),
+            key_files("configmap", &data, Some(&missing), 0o644, false),
             Err("configmap references non-existent config key: zz".into())
         );
-        assert_eq!(key_files("configmap", "cfg", &data, Some(&missing), 0o644, true), Ok(vec![]));
+        assert_eq!(key_files("configmap", &data, Some(&missing), 0o644, true), Ok(vec![]));
         let escape = vec![KeyToPath { key: "a".into(), path: "../x".into(), ..Default::default() }];
-        assert!(key_files("configmap", "cfg", &data, Some(&escape), 0o644, false).is_err());
+        assert!(key_files("configmap", &data, Some(&escape), 0o644, false).is_err());
     }
 
     #[test]

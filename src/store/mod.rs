@@ -127,6 +127,9 @@ pub struct Store {
     writes: mpsc::Sender<writer::Job>,
 }
 
+/// The start of a watch: past events after the requested resourceVersion, then a live feed.
+pub type WatchStart = (Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>);
+
 /// A snapshot of one resource's objects.
 pub struct Snapshot {
     /// The objects, ordered by namespace and name.
@@ -185,7 +188,10 @@ impl Store {
                     .collect(),
             },
         };
-        Snapshot { items, rv: state.rv }
+        Snapshot {
+            items,
+            rv: state.rv,
+        }
     }
 
     /// Applies `f` to the current object atomically and durably: the answer comes after the
@@ -196,32 +202,42 @@ impl Store {
             .send(writer::Job { key, f, reply })
             .await
             .map_err(|_| Status::unavailable("the store is shutting down"))?;
-        answer.await.map_err(|_| Status::internal("the store writer stopped"))?
+        answer
+            .await
+            .map_err(|_| Status::internal("the store writer stopped"))?
     }
 
     /// Runs `f` against the current object without storing anything (for `dryRun=All`).
     pub fn dry_run(&self, key: &ObjectKey, f: MutateFn) -> Result<Outcome, Status> {
         let current = self.get(key);
         let event = match (&current, f(current.as_deref())?) {
-            (_, Mutation::Unchanged) => return Ok(Outcome { object: current, event: None }),
+            (_, Mutation::Unchanged) => {
+                return Ok(Outcome {
+                    object: current,
+                    event: None,
+                });
+            }
             (None, Mutation::Put(v)) => (Some(Arc::new(v)), Some(EventType::Added)),
             (Some(_), Mutation::Put(v)) => (Some(Arc::new(v)), Some(EventType::Modified)),
             (cur, Mutation::Delete) => (cur.clone(), cur.as_ref().map(|_| EventType::Deleted)),
         };
-        Ok(Outcome { object: event.0, event: event.1 })
+        Ok(Outcome {
+            object: event.0,
+            event: event.1,
+        })
     }
 
     /// Starts a watch: the history events after `since` (in order) and a receiver for every
     /// later one. Fails with 410 Expired when `since` is older than the history window.
-    pub fn watch_from(
-        &self,
-        since: u64,
-    ) -> Result<(Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>), Status> {
+    pub fn watch_from(&self, since: u64) -> Result<WatchStart, Status> {
         // Subscribing under the read lock, while the writer publishes under the write lock,
         // means every event is either in the copied history or in the receiver, never both.
         let state = self.shared.state.read();
         if since < state.compacted {
-            return Err(Status::expired(format!("too old resource version: {since} ({})", state.compacted + 1)));
+            return Err(Status::expired(format!(
+                "too old resource version: {since} ({})",
+                state.compacted + 1
+            )));
         }
         let receiver = self.shared.events.subscribe();
         let start = state.history.partition_point(|e| e.rv <= since);

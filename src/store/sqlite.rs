@@ -46,7 +46,7 @@ pub(super) fn load(conn: &mut Connection) -> Result<(Objects, u64), StoreError> 
         max_rv = max_rv.max(rv as u64);
         objects
             .entry(Arc::from(resource.as_str()))
-            .or_insert_with(BTreeMap::new)
+            .or_default()
             .insert((namespace, name), Arc::new(value));
     }
     drop(rows);
@@ -74,8 +74,10 @@ pub(super) fn put(
 
 /// Removes one object inside the open transaction.
 pub(super) fn delete(conn: &Connection, key: &super::ObjectKey) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3")?
-        .execute(params![&*key.resource, key.namespace, key.name])?;
+    conn.prepare_cached(
+        "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+    )?
+    .execute(params![&*key.resource, key.namespace, key.name])?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{EventType, Mutation, MutateFn, ObjectKey, Outcome, Shared, WatchEvent, sqlite};
+use super::{EventType, MutateFn, Mutation, ObjectKey, Outcome, Shared, WatchEvent, sqlite};
 use crate::status::Status;
 
 /// Most mutations committed in one transaction.
@@ -50,7 +50,10 @@ fn run(mut conn: Connection, shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
 }
 
 /// A job's result before the commit: its outcome and the event to publish, or its own error.
-type Pending = (oneshot::Sender<Result<Outcome, Status>>, Result<(Outcome, Option<Arc<WatchEvent>>), Status>);
+type Pending = (
+    oneshot::Sender<Result<Outcome, Status>>,
+    Result<(Outcome, Option<Arc<WatchEvent>>), Status>,
+);
 
 fn commit_batch(conn: &mut Connection, shared: &Shared, batch: Vec<Job>) {
     let start_rv = shared.state.read().rv;
@@ -87,7 +90,8 @@ fn commit_batch(conn: &mut Connection, shared: &Shared, batch: Vec<Job>) {
     if let Err(e) = committed {
         tracing::error!(error = %e, "store commit failed");
         for (reply, result) in pending {
-            let _ = reply.send(result.and(Err(Status::internal(format!("store commit failed: {e}")))));
+            let _ =
+                reply.send(result.and(Err(Status::internal(format!("store commit failed: {e}")))));
         }
         return;
     }
@@ -136,15 +140,26 @@ fn apply(
     let mutation = f(current.as_deref())?;
     let (kind, object) = match (mutation, &current) {
         (Mutation::Unchanged, _) | (Mutation::Delete, None) => {
-            return Ok((Outcome { object: current, event: None }, None));
+            return Ok((
+                Outcome {
+                    object: current,
+                    event: None,
+                },
+                None,
+            ));
         }
         (Mutation::Put(mut value), _) => {
             let next = *rv + 1;
             stamp(&mut value, next);
             let data = serde_json::to_vec(&value).map_err(|e| Status::internal(e.to_string()))?;
-            sqlite::put(tx, key, next, &data).map_err(|e| Status::internal(format!("store: {e}")))?;
+            sqlite::put(tx, key, next, &data)
+                .map_err(|e| Status::internal(format!("store: {e}")))?;
             *rv = next;
-            let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
+            let kind = if current.is_some() {
+                EventType::Modified
+            } else {
+                EventType::Added
+            };
             let object = Arc::new(value);
             overlay.insert(key.clone(), Some(object.clone()));
             (kind, object)
@@ -166,7 +181,13 @@ fn apply(
         object: object.clone(),
         previous: current,
     });
-    Ok((Outcome { object: Some(object), event: Some(kind) }, Some(event)))
+    Ok((
+        Outcome {
+            object: Some(object),
+            event: Some(kind),
+        },
+        Some(event),
+    ))
 }
 
 /// Sets `metadata.resourceVersion`.

@@ -34,7 +34,12 @@ impl Podgate {
     pub fn start(extra: &[&str]) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let state_dir = tmp.path().join("state");
-        let mut p = Podgate { state_dir, _tmp: Some(tmp), child: None, port: 0 };
+        let mut p = Podgate {
+            state_dir,
+            _tmp: Some(tmp),
+            child: None,
+            port: 0,
+        };
         p.spawn(extra);
         p
     }
@@ -59,11 +64,15 @@ impl Podgate {
         let kubeconfig = self.kubeconfig();
         self.port = wait_for("the kubeconfig", || {
             let text = std::fs::read_to_string(&kubeconfig).ok()?;
-            let server = text.lines().find(|l| l.trim_start().starts_with("server:"))?;
+            let server = text
+                .lines()
+                .find(|l| l.trim_start().starts_with("server:"))?;
             server.rsplit(':').next()?.trim().parse().ok()
         });
         let port = self.port;
-        wait_for("/readyz", || (http_get(port, "/readyz").ok()? .0 == 200).then_some(()));
+        wait_for("/readyz", || {
+            (http_get(port, "/readyz").ok()?.0 == 200).then_some(())
+        });
     }
 
     /// The kubeconfig `podgate up` wrote.
@@ -73,12 +82,20 @@ impl Podgate {
 
     /// The admin token.
     pub fn token(&self) -> String {
-        std::fs::read_to_string(self.state_dir.join("token")).expect("token").trim().to_string()
+        std::fs::read_to_string(self.state_dir.join("token"))
+            .expect("token")
+            .trim()
+            .to_string()
     }
 
     /// Runs kubectl against this podgate.
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl").arg("--kubeconfig").arg(self.kubeconfig()).args(args).output().expect("run kubectl")
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .output()
+            .expect("run kubectl")
     }
 
     /// Runs kubectl, asserting success, and returns stdout.
@@ -96,7 +113,9 @@ impl Podgate {
     /// A kube-rs client from the kubeconfig (real HTTPS).
     pub async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("config");
         kube::Client::try_from(config).expect("client")
     }
 
@@ -139,7 +158,10 @@ impl Drop for Podgate {
 }
 
 fn unsafe_free_sigterm(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 /// A plain-HTTP GET on loopback (no credentials): (status, body).
@@ -148,11 +170,20 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
 }
 
 /// A plain-HTTP/1.1 request on loopback: (status, body).
-pub fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<(u16, String)> {
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -162,8 +193,15 @@ pub fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
     let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 

@@ -32,7 +32,9 @@ impl PatchType {
             other => Err(Status::other(
                 415,
                 "UnsupportedMediaType",
-                format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"),
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"
+                ),
             )),
         }
     }
@@ -48,24 +50,42 @@ pub fn parse_body(patch_type: PatchType, body: &[u8]) -> Result<Value, Status> {
 }
 
 /// Applies a parsed patch to `current` (an object of `kind`).
-pub fn apply(patch_type: PatchType, current: &Value, patch: &Value, kind: &str) -> Result<Value, Status> {
+pub fn apply(
+    patch_type: PatchType,
+    current: &Value,
+    patch: &Value,
+    kind: &str,
+) -> Result<Value, Status> {
     match patch_type {
         PatchType::Json => {
-            let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-                .map_err(|e| Status::bad_request(format!("the server rejected our request due to an error in our request: {e}")))?;
+            let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
+                Status::bad_request(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
+            })?;
             let mut doc = current.clone();
-            json_patch::patch(&mut doc, &ops).map_err(|e| Status::other(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))?;
+            json_patch::patch(&mut doc, &ops).map_err(|e| {
+                Status::other(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
+            })?;
             Ok(doc)
         }
         PatchType::Merge => {
             if !patch.is_object() {
-                return Err(Status::bad_request("error decoding patch: not a JSON object"));
+                return Err(Status::bad_request(
+                    "error decoding patch: not a JSON object",
+                ));
             }
             let mut doc = current.clone();
             json_patch::merge(&mut doc, patch);
             Ok(doc)
         }
-        PatchType::Strategic | PatchType::Apply => strategic::strategic_merge_patch(current, patch, kind)
-            .map_err(|e| Status::bad_request(e.to_string())),
+        PatchType::Strategic | PatchType::Apply => {
+            strategic::strategic_merge_patch(current, patch, kind)
+                .map_err(|e| Status::bad_request(e.to_string()))
+        }
     }
 }

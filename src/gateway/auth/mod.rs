@@ -31,7 +31,10 @@ impl AuthenticateLayer {
 impl<S> tower::Layer<S> for AuthenticateLayer {
     type Service = Authenticate<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate { inner, tokens: self.tokens.clone() }
+        Authenticate {
+            inner,
+            tokens: self.tokens.clone(),
+        }
     }
 }
 
@@ -50,7 +53,8 @@ where
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = futures::future::Either<S::Future, std::future::Ready<Result<Response<Body>, S::Error>>>;
+    type Future =
+        futures::future::Either<S::Future, std::future::Ready<Result<Response<Body>, S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -58,7 +62,10 @@ where
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let path = req.uri().path();
-        if PUBLIC_PATHS.iter().any(|p| path == *p || path.starts_with(&format!("{p}/"))) {
+        if PUBLIC_PATHS
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+        {
             return futures::future::Either::Left(self.inner.call(req));
         }
         let user = req
@@ -73,7 +80,9 @@ where
                 req.extensions_mut().insert(user);
                 futures::future::Either::Left(self.inner.call(req))
             }
-            None => futures::future::Either::Right(std::future::ready(Ok(super::synthetic(Status::unauthorized())))),
+            None => futures::future::Either::Right(std::future::ready(Ok(super::synthetic(
+                Status::unauthorized(),
+            )))),
         }
     }
 }

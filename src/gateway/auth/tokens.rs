@@ -26,6 +26,15 @@ pub struct TokenFile {
     entries: Vec<Entry>,
 }
 
+impl std::fmt::Debug for TokenFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print digests or users' tokens: only how many there are.
+        f.debug_struct("TokenFile")
+            .field("tokens", &self.entries.len())
+            .finish()
+    }
+}
+
 /// Errors reading a token file.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenFileError {
@@ -60,14 +69,24 @@ impl TokenFile {
             }
             let fields = split_csv(line).ok_or(TokenFileError::BadQuote { line: i + 1 })?;
             if fields.len() < 3 {
-                return Err(TokenFileError::TooFewColumns { line: i + 1, found: fields.len() });
+                return Err(TokenFileError::TooFewColumns {
+                    line: i + 1,
+                    found: fields.len(),
+                });
             }
             if fields[0].is_empty() {
                 tracing::warn!(line = i + 1, "skipping empty token in token file");
                 continue;
             }
-            let groups = fields.get(3).map(|g| g.split(',').map(String::from).collect()).unwrap_or_default();
-            let user = UserInfo { name: fields[1].clone(), uid: fields[2].clone(), groups };
+            let groups = fields
+                .get(3)
+                .map(|g| g.split(',').map(String::from).collect())
+                .unwrap_or_default();
+            let user = UserInfo {
+                name: fields[1].clone(),
+                uid: fields[2].clone(),
+                groups,
+            };
             file.insert(&fields[0], user);
         }
         Ok(file)
@@ -159,7 +178,11 @@ pub fn bearer_token(header: &str) -> Option<&str> {
         return None;
     }
     let token = parts.next()?;
-    if parts.next().is_some() { None } else { Some(token) }
+    if parts.next().is_some() {
+        None
+    } else {
+        Some(token)
+    }
 }
 
 #[cfg(test)]
@@ -173,9 +196,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.len(), 4);
-        assert_eq!(f.authenticate("token1").unwrap().groups, Vec::<String>::new());
+        assert_eq!(
+            f.authenticate("token1").unwrap().groups,
+            Vec::<String>::new()
+        );
         assert_eq!(f.authenticate("token6").unwrap().groups, ["group5"]);
-        assert_eq!(f.authenticate("token7").unwrap().groups, ["group1", "group2"]);
+        assert_eq!(
+            f.authenticate("token7").unwrap().groups,
+            ["group1", "group2"]
+        );
         assert_eq!(f.authenticate("token7").unwrap().name, "user7");
         assert!(f.authenticate("token").is_none());
         assert!(f.authenticate("").is_none());
@@ -183,8 +212,14 @@ mod tests {
 
     #[test]
     fn bad_files_fail_whole() {
-        assert_eq!(TokenFile::parse("a,b,c\nd,e\n").unwrap_err(), TokenFileError::TooFewColumns { line: 2, found: 2 });
-        assert_eq!(TokenFile::parse("a,b\"x,c\n").unwrap_err(), TokenFileError::BadQuote { line: 1 });
+        assert_eq!(
+            TokenFile::parse("a,b,c\nd,e\n").unwrap_err(),
+            TokenFileError::TooFewColumns { line: 2, found: 2 }
+        );
+        assert_eq!(
+            TokenFile::parse("a,b\"x,c\n").unwrap_err(),
+            TokenFileError::BadQuote { line: 1 }
+        );
     }
 
     #[test]
