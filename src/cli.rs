@@ -31,6 +31,13 @@ pub enum Command {
         /// Where state (database, token, kubeconfig, pod data) lives.
         #[arg(long, env = "PODGATE_STATE_DIR", default_value = ".podgate")]
         state_dir: PathBuf,
+        /// How long proxy requests wait for their pod to be serving when they carry no
+        /// `X-Podgate-Wait` header (e.g. `10s`; default: fail at once, as Kubernetes does).
+        #[arg(long, value_parser = parse_wait)]
+        proxy_wait: Option<std::time::Duration>,
+        /// Do not rewrite `Location` headers and HTML links in proxied responses.
+        #[arg(long)]
+        no_rewrite: bool,
     },
     /// The demo stateful app: stores POSTed data in its data dir, answers GET with it.
     Pet {
@@ -41,4 +48,9 @@ pub enum Command {
         #[arg(long, default_value = "/var/data")]
         data_dir: PathBuf,
     },
+}
+
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    crate::gateway::forward::parse_duration(s)
+        .ok_or_else(|| format!("invalid duration {s:?} (use e.g. 500ms, 10s, 2m)"))
 }

@@ -4,8 +4,9 @@
 pub mod apiserver;
 pub mod body;
 pub mod cli;
+pub mod cluster;
 pub mod gateway;
-// pub mod pet;
+pub mod pet;
 pub mod secrets;
 pub mod status;
 pub mod store;

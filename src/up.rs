@@ -13,6 +13,9 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::apiserver::{ApiConfig, ApiServer, registry};
+use crate::cluster::ClusterView;
+use crate::gateway::forward::{Proxy, ProxyOptions};
+use crate::gateway::resolve::{AddressPolicy, Resolver};
 use crate::gateway::{self, auth::TokenFile};
 use crate::secrets::write_secret;
 use crate::store::{self, Store};
@@ -26,6 +29,8 @@ pub struct UpOptions {
     pub state_dir: PathBuf,
     /// Manifests to apply at start (files or folders).
     pub manifests: Vec<PathBuf>,
+    /// How the pod and service proxy behaves.
+    pub proxy: ProxyOptions,
 }
 
 /// Namespaces that exist from the start.
@@ -68,20 +73,32 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let readiness = gateway::Readiness::default();
+    let metrics = gateway::metrics::Metrics::new();
+    let cluster = ClusterView::start(client.clone());
+    let resolver = Arc::new(Resolver {
+        cluster: cluster.clone(),
+        policy: AddressPolicy::Loopback,
+        load: Default::default(),
+    });
+    let proxy = Arc::new(Proxy::new(resolver, opts.proxy.clone(), metrics.clone()));
     let stack = gateway::stack(gateway::GatewayParts {
         api: tower::util::BoxCloneSyncService::new(api.clone()),
         tokens: Arc::new(tokens),
         readiness: readiness.clone(),
+        proxy: Some(proxy),
+        metrics: metrics.clone(),
     });
     let server = tokio::spawn(gateway::server::serve(
         listener,
         stack,
         Some(tls.server_config.clone()),
         Default::default(),
+        metrics.open_connections.clone(),
         shutdown_rx.clone(),
     ));
 
     ensure_namespaces(&client).await?;
+    cluster.ready().await;
     // The bundled controllers start here.
     // The node agent starts here.
     for path in &opts.manifests {

@@ -1,17 +1,21 @@
 //! The gateway: one tower stack in front of the API (embedded or upstream) and the pods.
 //!
 //! ```text
-//! trace → authenticate → route ─ pods|services/{id}/proxy/** → resolve → forward to the pod
-//!                              ─ /healthz /readyz /livez       → local handlers
-//!                              ─ everything else               → the API
+//! trace → metrics → authenticate → route ─ pods|services/{id}/proxy/** → resolve → forward
+//!                                        ─ /healthz /readyz /livez /metrics → local handlers
+//!                                        ─ everything else                  → the API
 //! ```
 
 pub mod auth;
+pub mod forward;
 pub mod headers;
+pub mod metrics;
+pub mod resolve;
 pub mod rewrite;
 pub mod server;
 pub mod target;
 pub mod tls;
+pub mod tracked;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -62,6 +66,10 @@ pub struct GatewayParts {
     pub tokens: Arc<auth::TokenFile>,
     /// Readiness for `/readyz`.
     pub readiness: Readiness,
+    /// The pod and service proxy (`None`: proxy paths go to the API as they are).
+    pub proxy: Option<Arc<forward::Proxy>>,
+    /// Gateway metrics.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Assembles the gateway stack, read top to bottom.
@@ -69,6 +77,8 @@ pub fn stack(parts: GatewayParts) -> HttpService {
     let route = Route {
         api: parts.api,
         readiness: parts.readiness,
+        proxy: parts.proxy,
+        metrics: parts.metrics.clone(),
     };
     let svc = ServiceBuilder::new()
         // One body type leaves the stack, whatever the layers below wrap it in.
@@ -83,6 +93,8 @@ pub fn stack(parts: GatewayParts) -> HttpService {
         )
         // One span per request with method, path and status, for `RUST_LOG=tower_http=debug`.
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Count and time every request to the end of its body, failures included.
+        .layer(metrics::MetricsLayer(parts.metrics))
         // Every request but health probes must carry a known bearer token; it is removed here.
         .layer(auth::AuthenticateLayer::new(parts.tokens))
         .service(route);
@@ -94,6 +106,8 @@ pub fn stack(parts: GatewayParts) -> HttpService {
 struct Route {
     api: HttpService,
     readiness: Readiness,
+    proxy: Option<Arc<forward::Proxy>>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl tower::Service<Request<Body>> for Route {
@@ -110,11 +124,38 @@ impl tower::Service<Request<Body>> for Route {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let path = req.uri().path();
+        if let Some(proxy) = &self.proxy
+            && let Some(parsed) = target::parse(path)
+        {
+            let proxy = proxy.clone();
+            return Box::pin(async move {
+                Ok(match parsed {
+                    Ok(t) => proxy.handle(req, t).await,
+                    Err(e) => synthetic(Status::bad_request(e.to_string())),
+                })
+            });
+        }
+        if path == "/metrics" {
+            local(&req, "");
+            let text = self.metrics.encode();
+            return Box::pin(async move {
+                let mut resp = body::text_response(StatusCode::OK, text);
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                Ok(resp)
+            });
+        }
         match path {
             "/healthz" | "/livez" => {
+                local(&req, "");
                 Box::pin(async { Ok(body::text_response(StatusCode::OK, "ok")) })
             }
             "/readyz" => {
+                local(&req, "");
                 let ready = self.readiness.is_ready();
                 Box::pin(async move {
                     Ok(if ready {
@@ -129,5 +170,14 @@ impl tower::Service<Request<Body>> for Route {
                 Box::pin(async move { tower::Service::call(&mut api, req).await })
             }
         }
+    }
+}
+
+/// Labels a request served by the gateway itself.
+fn local(req: &Request<Body>, namespace: &str) {
+    if let Some(ctx) = req.extensions().get::<metrics::RequestContext>() {
+        let mut l = ctx.0.lock();
+        l.target = "local".into();
+        l.namespace = namespace.into();
     }
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use prometheus_client::metrics::gauge::Gauge;
+use std::sync::atomic::AtomicI64;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
@@ -41,6 +43,7 @@ pub async fn serve(
     svc: HttpService,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: ServerLimits,
+    open_connections: Gauge<i64, AtomicI64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -74,13 +77,12 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let hyper_svc = PerConnection {
-            svc: svc.clone(),
-            peer,
-        };
+        let svc = svc.clone();
         let builder = builder.clone();
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
+        let open = open_connections.clone();
+        open.inc();
         // The TLS handshake (if any) runs in the connection's own task, never in the accept loop.
         tokio::spawn(async move {
             let result = match (acceptor, is_tls(&stream).await) {
@@ -89,6 +91,11 @@ pub async fn serve(
                         .await
                     {
                         Ok(Ok(tls)) => {
+                            let hyper_svc = PerConnection {
+                                svc,
+                                peer,
+                                tls: true,
+                            };
                             let conn = builder
                                 .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
                                 .into_owned();
@@ -99,6 +106,11 @@ pub async fn serve(
                     }
                 }
                 _ => {
+                    let hyper_svc = PerConnection {
+                        svc,
+                        peer,
+                        tls: false,
+                    };
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
                         .into_owned();
@@ -108,6 +120,7 @@ pub async fn serve(
             if let Err(e) = result {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
+            open.dec();
             drop(permit);
         });
     }
@@ -132,6 +145,7 @@ async fn is_tls(stream: &tokio::net::TcpStream) -> bool {
 struct PerConnection {
     svc: HttpService,
     peer: SocketAddr,
+    tls: bool,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnection {
@@ -141,6 +155,9 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
 
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
         req.extensions_mut().insert(ClientAddr(self.peer));
+        if self.tls {
+            req.extensions_mut().insert(TlsConnection);
+        }
         tower::util::Oneshot::new(self.svc.clone(), req.map(incoming_body))
     }
 }
@@ -149,6 +166,10 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
 fn incoming_body(b: hyper::body::Incoming) -> body::Body {
     body::boxed(b)
 }
+
+/// Marks a request that arrived over TLS, as a request extension.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsConnection;
 
 /// The client's socket address, as a request extension.
 #[derive(Debug, Clone, Copy)]

@@ -128,10 +128,12 @@ impl ContainerCtx {
         if self.stopping() {
             return false;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(d) => !self.stopping(),
-            _ = self.stop.wait_for(|s| *s != Stop::No) => false,
-        }
+        let stop = &mut self.stop;
+        let interrupted = tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = async { let _ = stop.wait_for(|s| *s != Stop::No).await; } => true,
+        };
+        !interrupted && !self.stopping()
     }
 }
 
