@@ -16,9 +16,16 @@ pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
 /// Whether `pod` waits for this scheduler to give it a node.
 pub fn wants_binding(pod: &Pod) -> bool {
     let spec = pod.spec.as_ref();
-    let unbound = spec.and_then(|s| s.node_name.as_deref()).is_none_or(str::is_empty);
-    let ours = spec.and_then(|s| s.scheduler_name.as_deref()).is_none_or(|s| s.is_empty() || s == DEFAULT_SCHEDULER);
-    let terminal = matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"));
+    let unbound = spec
+        .and_then(|s| s.node_name.as_deref())
+        .is_none_or(str::is_empty);
+    let ours = spec
+        .and_then(|s| s.scheduler_name.as_deref())
+        .is_none_or(|s| s.is_empty() || s == DEFAULT_SCHEDULER);
+    let terminal = matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    );
     unbound && ours && !terminal && pod.metadata.deletion_timestamp.is_none()
 }
 
@@ -33,15 +40,24 @@ pub async fn bind(client: kube::Client, recorder: Recorder, pod: PodRef, node: S
             uid: Some(pod.uid.clone()),
             ..Default::default()
         },
-        target: ObjectReference { api_version: Some("v1".into()), kind: Some("Node".into()), name: Some(node.clone()), ..Default::default() },
+        target: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Node".into()),
+            name: Some(node.clone()),
+            ..Default::default()
+        },
     };
     let mut delay = Duration::from_millis(200);
     for _ in 0..8 {
-        let result: Result<serde_json::Value, kube::Error> =
-            api.create_subresource("binding", &pod.name, &PostParams::default(), &binding).await;
+        let result: Result<serde_json::Value, kube::Error> = api
+            .create_subresource("binding", &pod.name, &PostParams::default(), &binding)
+            .await;
         match result {
             Ok(_) => {
-                let msg = format!("Successfully assigned {}/{} to {node}", pod.namespace, pod.name);
+                let msg = format!(
+                    "Successfully assigned {}/{} to {node}",
+                    pod.namespace, pod.name
+                );
                 recorder.pod(&pod, None, Kind::Normal, "Scheduled", &msg);
                 return true;
             }
@@ -66,18 +82,30 @@ mod tests {
 
     #[test]
     fn which_pods_get_bound() {
-        let pod = |node: Option<&str>, scheduler: Option<&str>, phase: Option<&str>, deleting: bool| Pod {
-            metadata: ObjectMeta { deletion_timestamp: deleting.then(|| Time(Timestamp::UNIX_EPOCH)), ..Default::default() },
+        let pod = |node: Option<&str>,
+                   scheduler: Option<&str>,
+                   phase: Option<&str>,
+                   deleting: bool| Pod {
+            metadata: ObjectMeta {
+                deletion_timestamp: deleting.then_some(Time(Timestamp::UNIX_EPOCH)),
+                ..Default::default()
+            },
             spec: Some(PodSpec {
                 node_name: node.map(String::from),
                 scheduler_name: scheduler.map(String::from),
                 ..Default::default()
             }),
-            status: Some(PodStatus { phase: phase.map(String::from), ..Default::default() }),
+            status: Some(PodStatus {
+                phase: phase.map(String::from),
+                ..Default::default()
+            }),
         };
         let cases = [
             (pod(None, None, None, false), true),
-            (pod(Some(""), Some("default-scheduler"), Some("Pending"), false), true),
+            (
+                pod(Some(""), Some("default-scheduler"), Some("Pending"), false),
+                true,
+            ),
             (pod(Some("other"), None, None, false), false),
             (pod(None, Some("my-scheduler"), None, false), false),
             (pod(None, None, Some("Failed"), false), false),

@@ -17,14 +17,22 @@ use tokio::sync::{mpsc, watch};
 
 use super::logs::{self, LogOptions, Stream};
 use super::podstatus::{ContainerRuntime, State};
+use super::task::AbortOnDrop;
 use super::worker::Registry;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
 fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(msg.into())).map_err(|never| match never {}).boxed());
+    let mut resp = Response::new(
+        Full::new(Bytes::from(msg.into()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 
@@ -45,28 +53,38 @@ pub fn parse_query(query: Option<&str>, now: Timestamp) -> Result<(LogOptions, b
             "previous" => previous = flag(&v, k)?,
             "timestamps" => opts.timestamps = flag(&v, k)?,
             "tailLines" => {
-                let n: i64 = v.parse().map_err(|_| format!("invalid value for tailLines: {v:?}"))?;
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| format!("invalid value for tailLines: {v:?}"))?;
                 if n < 0 {
-                    return Err("tailLines: Invalid value: must be greater than or equal to 0".into());
+                    return Err(
+                        "tailLines: Invalid value: must be greater than or equal to 0".into(),
+                    );
                 }
                 opts.tail_lines = Some(n as u64);
             }
             "limitBytes" => {
-                let n: i64 = v.parse().map_err(|_| format!("invalid value for limitBytes: {v:?}"))?;
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| format!("invalid value for limitBytes: {v:?}"))?;
                 if n < 1 {
                     return Err("limitBytes: Invalid value: must be greater than 0".into());
                 }
                 opts.limit_bytes = Some(n as u64);
             }
             "sinceSeconds" => {
-                let n: i64 = v.parse().map_err(|_| format!("invalid value for sinceSeconds: {v:?}"))?;
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| format!("invalid value for sinceSeconds: {v:?}"))?;
                 if n < 1 {
                     return Err("sinceSeconds: Invalid value: must be greater than 0".into());
                 }
                 opts.since = Some(now - SignedDuration::from_secs(n));
             }
             "sinceTime" => {
-                let t: Timestamp = v.parse().map_err(|_| format!("invalid value for sinceTime: {v:?}"))?;
+                let t: Timestamp = v
+                    .parse()
+                    .map_err(|_| format!("invalid value for sinceTime: {v:?}"))?;
                 opts.since = Some(t);
             }
             "stream" => {
@@ -74,7 +92,11 @@ pub fn parse_query(query: Option<&str>, now: Timestamp) -> Result<(LogOptions, b
                     "" | "All" => None,
                     "Stdout" => Some(Stream::Stdout),
                     "Stderr" => Some(Stream::Stderr),
-                    other => return Err(format!("stream: Unsupported value: {other:?}: supported values: \"All\", \"Stderr\", \"Stdout\"")),
+                    other => {
+                        return Err(format!(
+                            "stream: Unsupported value: {other:?}: supported values: \"All\", \"Stderr\", \"Stdout\""
+                        ));
+                    }
                 }
             }
             _ => {}
@@ -90,7 +112,9 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -121,11 +145,15 @@ pub fn pick_instance(pod: &str, c: &ContainerRuntime, previous: bool) -> Result<
     if previous {
         return match &c.last {
             Some(t) if !t.container_id.is_empty() => Ok(t.container_id.clone()),
-            _ => Err(format!("previous terminated container {name:?} in pod {pod:?} not found")),
+            _ => Err(format!(
+                "previous terminated container {name:?} in pod {pod:?} not found"
+            )),
         };
     }
     match &c.state {
-        State::Running { .. } => c.container_id.clone().ok_or_else(|| format!("container {name:?} in pod {pod:?} is waiting to start - no logs yet")),
+        State::Running { .. } => c.container_id.clone().ok_or_else(|| {
+            format!("container {name:?} in pod {pod:?} is waiting to start - no logs yet")
+        }),
         State::Terminated(t) if !t.container_id.is_empty() => Ok(t.container_id.clone()),
         State::Terminated(_) => match &c.last {
             Some(l) if !l.container_id.is_empty() => Ok(l.container_id.clone()),
@@ -134,7 +162,9 @@ pub fn pick_instance(pod: &str, c: &ContainerRuntime, previous: bool) -> Result<
         State::Waiting { reason, .. } => match &c.last {
             Some(l) if !l.container_id.is_empty() => Ok(l.container_id.clone()),
             Some(_) => Err(format!("container {name:?} in pod {pod:?} is terminated")),
-            None => Err(format!("container {name:?} in pod {pod:?} is waiting to start: {reason}")),
+            None => Err(format!(
+                "container {name:?} in pod {pod:?} is waiting to start: {reason}"
+            )),
         },
     }
 }
@@ -151,20 +181,34 @@ async fn handle(req: Request<Incoming>, registry: Registry) -> Result<Response<B
     if *prefix != "containerLogs" {
         return Ok(text(StatusCode::NOT_FOUND, "404 page not found"));
     }
-    let (ns, pod, container) = (percent_decode(ns), percent_decode(pod), percent_decode(container));
+    let (ns, pod, container) = (
+        percent_decode(ns),
+        percent_decode(pod),
+        percent_decode(container),
+    );
     let (opts, previous) = match parse_query(req.uri().query(), Timestamp::now()) {
         Ok(v) => v,
         Err(e) => return Ok(text(StatusCode::BAD_REQUEST, e)),
     };
     let Some(h) = registry.lock().get(&(ns.clone(), pod.clone())).cloned() else {
-        return Ok(text(StatusCode::NOT_FOUND, format!("pod {pod:?} does not exist")));
+        return Ok(text(
+            StatusCode::NOT_FOUND,
+            format!("pod {pod:?} does not exist"),
+        ));
     };
     let status = {
         let rt = h.runtime.lock();
-        rt.main.iter().chain(rt.init.iter()).find(|c| c.name == container).cloned()
+        rt.main
+            .iter()
+            .chain(rt.init.iter())
+            .find(|c| c.name == container)
+            .cloned()
     };
     let Some(status) = status else {
-        return Ok(text(StatusCode::NOT_FOUND, format!("container {container:?} not found in pod {pod:?}")));
+        return Ok(text(
+            StatusCode::NOT_FOUND,
+            format!("container {container:?} not found in pod {pod:?}"),
+        ));
     };
     let id = match pick_instance(&pod, &status, previous) {
         Ok(id) => id,
@@ -175,14 +219,22 @@ async fn handle(req: Request<Incoming>, registry: Registry) -> Result<Response<B
     };
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(32);
     tokio::spawn(logs::read(log, opts, tx));
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item.map(Frame::data), rx)) });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item.map(Frame::data), rx))
+    });
     let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-    resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain"),
+    );
     Ok(resp)
 }
 
 /// Binds 127.0.0.1:0 and serves the endpoint until `shutdown` flips; returns the address.
-pub async fn start(registry: Registry, mut shutdown: watch::Receiver<bool>) -> std::io::Result<SocketAddr> {
+pub async fn start(
+    registry: Registry,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -203,7 +255,7 @@ pub async fn start(registry: Registry, mut shutdown: watch::Receiver<bool>) -> s
             });
         }
     });
-    Ok(addr)
+    Ok((addr, task))
 }
 
 #[cfg(test)]
@@ -225,27 +277,53 @@ mod tests {
     #[test]
     fn query_table() {
         let now: Timestamp = "2024-01-01T00:01:00Z".parse().expect("ts");
-        let (o, prev) = parse_query(Some("follow=true&previous=1&tailLines=5&timestamps=true&limitBytes=10&sinceSeconds=60"), now)
-            .expect("ok");
+        let (o, prev) = parse_query(
+            Some(
+                "follow=true&previous=1&tailLines=5&timestamps=true&limitBytes=10&sinceSeconds=60",
+            ),
+            now,
+        )
+        .expect("ok");
         assert!(o.follow && prev && o.timestamps);
         assert_eq!((o.tail_lines, o.limit_bytes), (Some(5), Some(10)));
         assert_eq!(o.since, Some("2024-01-01T00:00:00Z".parse().expect("ts")));
-        let (o, _) = parse_query(Some("sinceTime=2024-01-01T00%3A00%3A30Z&stream=Stderr"), now).expect("ok");
+        let (o, _) = parse_query(
+            Some("sinceTime=2024-01-01T00%3A00%3A30Z&stream=Stderr"),
+            now,
+        )
+        .expect("ok");
         assert_eq!(o.since, Some("2024-01-01T00:00:30Z".parse().expect("ts")));
         assert_eq!(o.stream, Some(Stream::Stderr));
-        for bad in ["tailLines=-1", "limitBytes=0", "sinceSeconds=0", "follow=maybe", "stream=Both"] {
+        for bad in [
+            "tailLines=-1",
+            "limitBytes=0",
+            "sinceSeconds=0",
+            "follow=maybe",
+            "stream=Both",
+        ] {
             assert!(parse_query(Some(bad), now).is_err(), "{bad}");
         }
-        assert_eq!(parse_query(None, now).expect("empty"), (LogOptions::default(), false));
+        assert_eq!(
+            parse_query(None, now).expect("empty"),
+            (LogOptions::default(), false)
+        );
     }
 
     #[test]
     fn instance_choice_follows_the_kubelet() {
         let base = ContainerRuntime::waiting("web", "img", "ContainerCreating");
-        assert_eq!(pick_instance("p", &base, false), Err("container \"web\" in pod \"p\" is waiting to start: ContainerCreating".into()));
-        assert_eq!(pick_instance("p", &base, true), Err("previous terminated container \"web\" in pod \"p\" not found".into()));
+        assert_eq!(
+            pick_instance("p", &base, false),
+            Err("container \"web\" in pod \"p\" is waiting to start: ContainerCreating".into())
+        );
+        assert_eq!(
+            pick_instance("p", &base, true),
+            Err("previous terminated container \"web\" in pod \"p\" not found".into())
+        );
         let running = ContainerRuntime {
-            state: State::Running { started_at: Timestamp::UNIX_EPOCH },
+            state: State::Running {
+                started_at: Timestamp::UNIX_EPOCH,
+            },
             container_id: Some("c2".into()),
             last: Some(term("c1")),
             ..base.clone()
@@ -253,12 +331,18 @@ mod tests {
         assert_eq!(pick_instance("p", &running, false), Ok("c2".into()));
         assert_eq!(pick_instance("p", &running, true), Ok("c1".into()));
         let crash = ContainerRuntime {
-            state: State::Waiting { reason: "CrashLoopBackOff".into(), message: None },
+            state: State::Waiting {
+                reason: "CrashLoopBackOff".into(),
+                message: None,
+            },
             last: Some(term("c3")),
             ..base.clone()
         };
         assert_eq!(pick_instance("p", &crash, false), Ok("c3".into()));
-        let done = ContainerRuntime { state: State::Terminated(term("c4")), ..base };
+        let done = ContainerRuntime {
+            state: State::Terminated(term("c4")),
+            ..base
+        };
         assert_eq!(pick_instance("p", &done, false), Ok("c4".into()));
     }
 

@@ -26,6 +26,7 @@ pub mod pods;
 pub mod podstatus;
 pub mod probe;
 pub mod process;
+pub mod task;
 pub mod volumes;
 pub mod worker;
 
@@ -75,23 +76,39 @@ pub enum NodeError {
 /// run are stopped first; on shutdown every pod's processes are stopped (SIGTERM, then SIGKILL
 /// after at most 10 seconds) and the Pod objects are left as they are, so the next start runs
 /// the same pods again.
-pub async fn run(client: kube::Client, config: NodeConfig, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
+pub async fn run(
+    client: kube::Client,
+    config: NodeConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), NodeError> {
     let node_dir = config.state_dir.join("node");
     for dir in [node_dir.join("pods"), node_dir.join("claims")] {
-        std::fs::create_dir_all(&dir).map_err(|source| NodeError::StateDir { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| NodeError::StateDir {
+            path: dir.clone(),
+            source,
+        })?;
     }
     let node_dir = std::fs::canonicalize(&node_dir).unwrap_or(node_dir);
 
     let mark = node_dir.display().to_string();
     let reaped = process::kill_marked(MARK_NODE, move |v| v == mark, Duration::from_secs(10)).await;
     if reaped > 0 {
-        tracing::info!(processes = reaped, "stopped processes left by a previous run");
+        tracing::info!(
+            processes = reaped,
+            "stopped processes left by a previous run"
+        );
     }
 
-    let isolation = tokio::task::spawn_blocking(IsolationMode::detect).await.unwrap_or(IsolationMode::None);
+    let isolation = tokio::task::spawn_blocking(IsolationMode::detect)
+        .await
+        .unwrap_or(IsolationMode::None);
     match isolation {
-        IsolationMode::Namespaces => tracing::info!("pods run in their own mount and UTS namespaces"),
-        IsolationMode::UserNamespaces => tracing::info!("pods run in user, mount and UTS namespaces"),
+        IsolationMode::Namespaces => {
+            tracing::info!("pods run in their own mount and UTS namespaces")
+        }
+        IsolationMode::UserNamespaces => {
+            tracing::info!("pods run in user, mount and UTS namespaces")
+        }
         IsolationMode::None => tracing::warn!(
             "namespaces are not available: pods share this machine's file system and host name; \
              their events say where each volume is"
@@ -99,7 +116,9 @@ pub async fn run(client: kube::Client, config: NodeConfig, mut shutdown: watch::
     }
 
     let registry: worker::Registry = Default::default();
-    let log_addr = logserver::start(registry.clone(), shutdown.clone()).await.map_err(NodeError::LogEndpoint)?;
+    let (log_addr, _log_server) = logserver::start(registry.clone(), shutdown.clone())
+        .await
+        .map_err(NodeError::LogEndpoint)?;
     let since = Timestamp::now();
     let node = node_object::node(&config.node_name, log_addr.port(), &config.state_dir, since);
     let mut delay = Duration::from_millis(200);
@@ -117,7 +136,12 @@ pub async fn run(client: kube::Client, config: NodeConfig, mut shutdown: watch::
         }
     }
     tracing::info!(node = %config.node_name, logs = %log_addr, "node registered");
-    let heartbeat = tokio::spawn(node_object::heartbeat(client.clone(), config.node_name.clone(), since, shutdown.clone()));
+    let heartbeat = task::AbortOnDrop::spawn(node_object::heartbeat(
+        client.clone(),
+        config.node_name.clone(),
+        since,
+        shutdown.clone(),
+    ));
 
     let shared = Arc::new(Shared {
         recorder: events::Recorder::new(client.clone(), "kubelet", &config.node_name),

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
-    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus, NodeSystemInfo,
+    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
+    NodeSystemInfo,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -35,7 +36,9 @@ pub fn arch() -> &'static str {
 }
 
 fn read_trim(path: &str) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn os_image() -> String {
@@ -54,7 +57,9 @@ fn kernel_version() -> String {
         return String::new();
     }
     // SAFETY: uname NUL-terminates `release`.
-    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn memory_kib() -> u64 {
@@ -69,7 +74,9 @@ fn memory_kib() -> u64 {
 }
 
 fn disk_bytes(path: &Path) -> u64 {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return 0 };
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return 0;
+    };
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid path and out-pointer.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
@@ -89,39 +96,84 @@ pub fn conditions(now: Timestamp, since: Timestamp) -> Vec<NodeCondition> {
         last_transition_time: Some(Time(since)),
     };
     vec![
-        c("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        c("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        c("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        c("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        c(
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+        ),
+        c(
+            "DiskPressure",
+            "False",
+            "KubeletHasNoDiskPressure",
+            "kubelet has no disk pressure",
+        ),
+        c(
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+        ),
+        c(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status",
+        ),
     ]
 }
 
 /// The Node object for this machine.
 pub fn node(name: &str, log_port: u16, state_dir: &Path, now: Timestamp) -> Node {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mut capacity = BTreeMap::new();
     capacity.insert("cpu".to_string(), Quantity(cpus.to_string()));
-    capacity.insert("memory".to_string(), Quantity(format!("{}Ki", memory_kib())));
+    capacity.insert(
+        "memory".to_string(),
+        Quantity(format!("{}Ki", memory_kib())),
+    );
     capacity.insert("pods".to_string(), Quantity("110".into()));
-    capacity.insert("ephemeral-storage".to_string(), Quantity(disk_bytes(state_dir).to_string()));
+    capacity.insert(
+        "ephemeral-storage".to_string(),
+        Quantity(disk_bytes(state_dir).to_string()),
+    );
     let labels = BTreeMap::from([
         ("kubernetes.io/hostname".to_string(), name.to_string()),
         ("kubernetes.io/os".to_string(), "linux".to_string()),
         ("kubernetes.io/arch".to_string(), arch().to_string()),
-        ("node-role.kubernetes.io/control-plane".to_string(), String::new()),
+        (
+            "node-role.kubernetes.io/control-plane".to_string(),
+            String::new(),
+        ),
     ]);
     Node {
-        metadata: ObjectMeta { name: Some(name.into()), labels: Some(labels), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(labels),
+            ..Default::default()
+        },
         spec: None,
         status: Some(NodeStatus {
             addresses: Some(vec![
-                NodeAddress { type_: "InternalIP".into(), address: "127.0.0.1".into() },
-                NodeAddress { type_: "Hostname".into(), address: name.into() },
+                NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: "127.0.0.1".into(),
+                },
+                NodeAddress {
+                    type_: "Hostname".into(),
+                    address: name.into(),
+                },
             ]),
             allocatable: Some(capacity.clone()),
             capacity: Some(capacity),
             conditions: Some(conditions(now, now)),
-            daemon_endpoints: Some(NodeDaemonEndpoints { kubelet_endpoint: Some(DaemonEndpoint { port: i32::from(log_port) }) }),
+            daemon_endpoints: Some(NodeDaemonEndpoints {
+                kubelet_endpoint: Some(DaemonEndpoint {
+                    port: i32::from(log_port),
+                }),
+            }),
             node_info: Some(NodeSystemInfo {
                 architecture: arch().into(),
                 boot_id: read_trim("/proc/sys/kernel/random/boot_id"),
@@ -152,25 +204,40 @@ pub async fn register(client: &kube::Client, node: &Node) -> Result<(), kube::Er
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {
             let labels = serde_json::json!({ "metadata": { "labels": node.metadata.labels } });
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&labels)).await?;
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&labels))
+                .await?;
         }
         Err(e) => return Err(e),
     }
     // The create may drop the status (as kube-apiserver can): always write it.
-    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status_patch(node))).await?;
+    api.patch_status(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(&status_patch(node)),
+    )
+    .await?;
     Ok(())
 }
 
 /// Refreshes the heartbeat every [`HEARTBEAT`] until `shutdown`.
-pub async fn heartbeat(client: kube::Client, name: String, since: Timestamp, mut shutdown: watch::Receiver<bool>) {
+pub async fn heartbeat(
+    client: kube::Client,
+    name: String,
+    since: Timestamp,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let api: Api<Node> = Api::all(client);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(HEARTBEAT) => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
-        let body = serde_json::json!({ "status": { "conditions": conditions(Timestamp::now(), since) } });
-        if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&body)).await {
+        let body =
+            serde_json::json!({ "status": { "conditions": conditions(Timestamp::now(), since) } });
+        if let Err(e) = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&body))
+            .await
+        {
             tracing::debug!(error = %e, "node heartbeat failed");
         }
     }
@@ -185,14 +252,41 @@ mod tests {
         let now = Timestamp::UNIX_EPOCH;
         let n = node("box", 43210, Path::new("/"), now);
         let status = n.status.expect("status");
-        assert_eq!(status.daemon_endpoints.and_then(|d| d.kubelet_endpoint).map(|e| e.port), Some(43210));
+        assert_eq!(
+            status
+                .daemon_endpoints
+                .and_then(|d| d.kubelet_endpoint)
+                .map(|e| e.port),
+            Some(43210)
+        );
         let addrs = status.addresses.expect("addresses");
-        assert_eq!((addrs[0].type_.as_str(), addrs[0].address.as_str()), ("InternalIP", "127.0.0.1"));
-        let ready = status.conditions.expect("conds").into_iter().find(|c| c.type_ == "Ready").expect("ready");
-        assert_eq!((ready.status.as_str(), ready.reason.as_deref()), ("True", Some("KubeletReady")));
-        assert_eq!(n.metadata.labels.expect("labels").get("kubernetes.io/hostname").map(String::as_str), Some("box"));
+        assert_eq!(
+            (addrs[0].type_.as_str(), addrs[0].address.as_str()),
+            ("InternalIP", "127.0.0.1")
+        );
+        let ready = status
+            .conditions
+            .expect("conds")
+            .into_iter()
+            .find(|c| c.type_ == "Ready")
+            .expect("ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_deref()),
+            ("True", Some("KubeletReady"))
+        );
+        assert_eq!(
+            n.metadata
+                .labels
+                .expect("labels")
+                .get("kubernetes.io/hostname")
+                .map(String::as_str),
+            Some("box")
+        );
         let cap = status.capacity.expect("capacity");
-        assert!(cap.get("cpu").is_some_and(|q| q.0.parse::<usize>().is_ok_and(|n| n >= 1)));
+        assert!(
+            cap.get("cpu")
+                .is_some_and(|q| q.0.parse::<usize>().is_ok_and(|n| n >= 1))
+        );
         assert!(cap.get("memory").is_some_and(|q| q.0.ends_with("Ki")));
     }
 }

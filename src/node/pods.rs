@@ -43,7 +43,13 @@ struct Supervisor {
 }
 
 fn key_of(pod: &Pod) -> Key {
-    (pod.metadata.namespace.clone().unwrap_or_else(|| "default".into()), pod.metadata.name.clone().unwrap_or_default())
+    (
+        pod.metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        pod.metadata.name.clone().unwrap_or_default(),
+    )
 }
 
 fn uid_of(pod: &Pod) -> String {
@@ -52,21 +58,34 @@ fn uid_of(pod: &Pod) -> String {
 
 impl Supervisor {
     fn ours(&self, pod: &Pod) -> bool {
-        pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(self.shared.node_name.as_str())
+        pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
+            == Some(self.shared.node_name.as_str())
     }
 
     fn want(pod: &Pod) -> Want {
-        if pod.metadata.deletion_timestamp.is_some() { Want::Delete } else { Want::Run }
+        if pod.metadata.deletion_timestamp.is_some() {
+            Want::Delete
+        } else {
+            Want::Run
+        }
     }
 
     /// Brings workers in line with the pods the API shows.
     fn reconcile(&mut self) {
-        let pods: Vec<(Key, Arc<Pod>)> = self.pods.iter().map(|(k, p)| (k.clone(), p.clone())).collect();
+        let pods: Vec<(Key, Arc<Pod>)> = self
+            .pods
+            .iter()
+            .map(|(k, p)| (k.clone(), p.clone()))
+            .collect();
         for (key, pod) in &pods {
             if binder::wants_binding(pod) {
                 let uid = uid_of(pod);
                 if self.binding.insert(uid.clone()) {
-                    let target = PodRef { namespace: key.0.clone(), name: key.1.clone(), uid: uid.clone() };
+                    let target = PodRef {
+                        namespace: key.0.clone(),
+                        name: key.1.clone(),
+                        uid: uid.clone(),
+                    };
                     let client = self.shared.client.clone();
                     let recorder = self.scheduler.clone();
                     let node = self.shared.node_name.clone();
@@ -83,34 +102,60 @@ impl Supervisor {
             let uid = uid_of(pod);
             match self.running.get(key) {
                 Some(run) if run.uid == uid => {
-                    let d = Desired { pod: pod.clone(), want: Self::want(pod) };
+                    let d = Desired {
+                        pod: pod.clone(),
+                        want: Self::want(pod),
+                    };
                     run.tx.send_replace(d);
                 }
                 Some(run) => {
                     // A new incarnation under the same name: the old one is gone from the API.
                     let old = run.tx.borrow().pod.clone();
-                    run.tx.send_replace(Desired { pod: old, want: Want::Gone });
+                    run.tx.send_replace(Desired {
+                        pod: old,
+                        want: Want::Gone,
+                    });
                 }
                 None => self.start(key.clone(), pod.clone()),
             }
         }
         for (key, run) in &self.running {
-            let present = self.pods.get(key).is_some_and(|p| uid_of(p) == run.uid && self.ours(p));
+            let present = self
+                .pods
+                .get(key)
+                .is_some_and(|p| uid_of(p) == run.uid && self.ours(p));
             if !present && run.tx.borrow().want != Want::Gone {
                 let old = run.tx.borrow().pod.clone();
-                run.tx.send_replace(Desired { pod: old, want: Want::Gone });
+                run.tx.send_replace(Desired {
+                    pod: old,
+                    want: Want::Gone,
+                });
             }
         }
     }
 
     fn start(&mut self, key: Key, pod: Arc<Pod>) {
-        let preferred = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref()).and_then(|ip| ip.parse().ok());
+        let preferred = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ip.as_deref())
+            .and_then(|ip| ip.parse().ok());
         let Some(ip) = self.ipam.allocate(preferred) else {
             tracing::error!(pod = %key.1, "no free pod IP address left");
             return;
         };
-        let (tx, rx) = watch::channel(Desired { pod: pod.clone(), want: Self::want(&pod) });
-        self.running.insert(key.clone(), Running { uid: uid_of(&pod), ip, tx });
+        let (tx, rx) = watch::channel(Desired {
+            pod: pod.clone(),
+            want: Self::want(&pod),
+        });
+        self.running.insert(
+            key.clone(),
+            Running {
+                uid: uid_of(&pod),
+                ip,
+                tx,
+            },
+        );
         let shared = self.shared.clone();
         let task = self.workers.spawn(async move {
             worker::run_pod(shared, rx, ip).await;
@@ -119,7 +164,9 @@ impl Supervisor {
     }
 
     fn finished(&mut self, task: tokio::task::Id) {
-        let Some(key) = self.worker_keys.remove(&task) else { return };
+        let Some(key) = self.worker_keys.remove(&task) else {
+            return;
+        };
         if let Some(run) = self.running.remove(&key) {
             self.ipam.release(run.ip);
         }
@@ -128,7 +175,9 @@ impl Supervisor {
     /// Removes the directories of pods that no longer exist (deleted while podgate was down).
     fn collect_garbage(&self) {
         let uids: HashSet<String> = self.pods.values().map(|p| uid_of(p)).collect();
-        let Ok(entries) = std::fs::read_dir(self.shared.node_dir.join("pods")) else { return };
+        let Ok(entries) = std::fs::read_dir(self.shared.node_dir.join("pods")) else {
+            return;
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !uids.contains(&name) && e.path().is_dir() {
@@ -140,10 +189,20 @@ impl Supervisor {
 
 /// Runs the supervisor until `shutdown`; then stops every pod (gracefully, bounded) and
 /// returns when their processes are gone.
-pub async fn supervise(shared: Arc<Shared>, ipam: IpAllocator, mut shutdown: watch::Receiver<bool>) {
+pub async fn supervise(
+    shared: Arc<Shared>,
+    ipam: IpAllocator,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let api: Api<Pod> = Api::all(shared.client.clone());
-    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
-    let scheduler = Recorder::new(shared.client.clone(), binder::DEFAULT_SCHEDULER, &shared.node_name);
+    let mut events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let scheduler = Recorder::new(
+        shared.client.clone(),
+        binder::DEFAULT_SCHEDULER,
+        &shared.node_name,
+    );
     let mut sup = Supervisor {
         shared,
         worker_keys: HashMap::new(),
@@ -208,7 +267,11 @@ pub async fn supervise(shared: Arc<Shared>, ipam: IpAllocator, mut shutdown: wat
     // podgate is stopping: stop every pod, leave the objects for the next start.
     for run in sup.running.values() {
         let pod = run.tx.borrow().pod.clone();
-        let want = if run.tx.borrow().want == Want::Run { Want::Shutdown } else { run.tx.borrow().want };
+        let want = if run.tx.borrow().want == Want::Run {
+            Want::Shutdown
+        } else {
+            run.tx.borrow().want
+        };
         run.tx.send_replace(Desired { pod, want });
     }
     while sup.workers.join_next().await.is_some() {}

@@ -367,6 +367,10 @@ pub fn is_valid_cidr(value: &str) -> Vec<String> {
 }
 
 /// `ValidateNonSpecialIP`'s messages (unspecified, loopback, link-local addresses).
+///
+/// One deliberate difference: podgate's pod network is 127.0.0.0/8 (pods are local processes,
+/// each on its own loopback address), so only the host's own loopback addresses (127.0.0.1 and
+/// ::1) are refused as loopback; the rest of 127.0.0.0/8 is a valid endpoint address here.
 pub fn non_special_ip(value: &str) -> Vec<String> {
     let Some(ip) = parse_ip(value) else {
         return vec!["must be a valid IP address".to_string()];
@@ -375,7 +379,11 @@ pub fn non_special_ip(value: &str) -> Vec<String> {
     if ip.is_unspecified() {
         errs.push(format!("may not be unspecified ({value})"));
     }
-    if ip.is_loopback() {
+    let host_loopback = match ip {
+        IpAddr::V4(v4) => v4.octets() == [127, 0, 0, 1],
+        IpAddr::V6(v6) => v6.is_loopback(),
+    };
+    if host_loopback {
         errs.push("may not be in the loopback range (127.0.0.0/8, ::1/128)".to_string());
     }
     let (link_local_unicast, link_local_multicast) = match ip {
