@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
@@ -487,10 +487,5 @@ mod tests {
         assert!(query_has(Some("a=1&dryRun=All"), "dryRun"));
         assert!(!query_has(Some("dry=1"), "dryRun"));
         assert!(!query_has(None, "dryRun"));
-    }
-
-    #[allow(dead_code)]
-    fn methods_compile(m: &Method) -> bool {
-        target::is_proxy_method(m)
     }
 }

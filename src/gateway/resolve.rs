@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use k8s_openapi::api::core::v1::Pod;
 use parking_lot::Mutex;
 
-use super::target::{ProxyTarget, Scheme, TargetKind};
+use super::target::{ProxyTarget, Scheme};
 use crate::cluster::ClusterView;
 use crate::status::Status;
 
