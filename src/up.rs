@@ -117,6 +117,10 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         "  kubectl --kubeconfig {} get pods",
         opts.state_dir.join("kubeconfig").display()
     );
+    println!(
+        "  curl -H \"Authorization: Bearer $(cat {})\" http://{listen}/api/v1/namespaces/default/pods",
+        opts.state_dir.join("token").display()
+    );
 
     wait_for_signal().await;
     tracing::info!("shutting down");

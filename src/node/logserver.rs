@@ -230,14 +230,15 @@ async fn handle(req: Request<Incoming>, registry: Registry) -> Result<Response<B
     Ok(resp)
 }
 
-/// Binds 127.0.0.1:0 and serves the endpoint until `shutdown` flips; returns the address.
+/// Binds 127.0.0.1:0 and serves the endpoint until `shutdown` flips or the returned task is
+/// dropped; returns the address.
 pub async fn start(
     registry: Registry,
     mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<SocketAddr> {
+) -> std::io::Result<(SocketAddr, AbortOnDrop<()>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move {
+    let task = AbortOnDrop::spawn(async move {
         loop {
             let (stream, _) = tokio::select! {
                 accepted = listener.accept() => match accepted {

@@ -76,8 +76,13 @@ macro_rules! named {
 }
 
 named!(
-    ConfigMapKeySelector, SecretKeySelector, ConfigMapEnvSource, SecretEnvSource,
-    ConfigMapVolumeSource, ConfigMapProjection, SecretProjection
+    ConfigMapKeySelector,
+    SecretKeySelector,
+    ConfigMapEnvSource,
+    SecretEnvSource,
+    ConfigMapVolumeSource,
+    ConfigMapProjection,
+    SecretProjection
 );
 
 from_pb!(pb::LocalObjectReference => api::LocalObjectReference { name });

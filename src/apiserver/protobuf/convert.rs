@@ -73,19 +73,29 @@ impl<S, T: FromPb<S>> FromPb<Vec<S>> for Vec<T> {
 
 impl<S, T: FromPb<S>> FromPb<Vec<S>> for Option<Vec<T>> {
     fn from_pb(src: Vec<S>) -> Result<Self, Status> {
-        if src.is_empty() { Ok(None) } else { FromPb::from_pb(src).map(Some) }
+        if src.is_empty() {
+            Ok(None)
+        } else {
+            FromPb::from_pb(src).map(Some)
+        }
     }
 }
 
 impl<S, T: FromPb<S>> FromPb<BTreeMap<String, S>> for BTreeMap<String, T> {
     fn from_pb(src: BTreeMap<String, S>) -> Result<Self, Status> {
-        src.into_iter().map(|(k, v)| Ok((k, T::from_pb(v)?))).collect()
+        src.into_iter()
+            .map(|(k, v)| Ok((k, T::from_pb(v)?)))
+            .collect()
     }
 }
 
 impl<S, T: FromPb<S>> FromPb<BTreeMap<String, S>> for Option<BTreeMap<String, T>> {
     fn from_pb(src: BTreeMap<String, S>) -> Result<Self, Status> {
-        if src.is_empty() { Ok(None) } else { FromPb::from_pb(src).map(Some) }
+        if src.is_empty() {
+            Ok(None)
+        } else {
+            FromPb::from_pb(src).map(Some)
+        }
     }
 }
 
@@ -215,7 +225,9 @@ pub fn unsupported(what: &str) -> Status {
 
 /// A 400 for bytes that are not a valid Kubernetes protobuf message.
 pub fn malformed(detail: &str) -> Status {
-    Status::bad_request(format!("the body of the request could not be decoded as protobuf: {detail}"))
+    Status::bad_request(format!(
+        "the body of the request could not be decoded as protobuf: {detail}"
+    ))
 }
 
 /// `gce_persistent_disk` → `gcePersistentDisk`, the JSON name of a k8s-pb field.
@@ -340,8 +352,13 @@ mod tests {
         let list: Option<Vec<String>> = FromPb::from_pb(Vec::<String>::new()).unwrap();
         assert_eq!(list, None);
         let list: Option<Vec<String>> = FromPb::from_pb(vec![String::new()]).unwrap();
-        assert_eq!(list, Some(vec![String::new()]), "elements are kept even when empty");
-        let map: Option<BTreeMap<String, String>> = FromPb::from_pb(BTreeMap::<String, String>::new()).unwrap();
+        assert_eq!(
+            list,
+            Some(vec![String::new()]),
+            "elements are kept even when empty"
+        );
+        let map: Option<BTreeMap<String, String>> =
+            FromPb::from_pb(BTreeMap::<String, String>::new()).unwrap();
         assert_eq!(map, None);
     }
 
@@ -350,16 +367,29 @@ mod tests {
         let cases = [
             (Some(0), Some(8080), None, Some(IntOrString::Int(8080))),
             (None, Some(53), None, Some(IntOrString::Int(53))),
-            (Some(1), None, Some("http"), Some(IntOrString::String("http".into()))),
+            (
+                Some(1),
+                None,
+                Some("http"),
+                Some(IntOrString::String("http".into())),
+            ),
             (Some(0), Some(0), None, None),
             (Some(1), None, Some(""), None),
         ];
         for (ty, int_val, str_val, want) in cases {
-            let src = pb_intstr::IntOrString { r#type: ty, int_val, str_val: str_val.map(String::from) };
+            let src = pb_intstr::IntOrString {
+                r#type: ty,
+                int_val,
+                str_val: str_val.map(String::from),
+            };
             let got: Option<IntOrString> = FromPb::from_pb(Some(src)).unwrap();
             assert_eq!(got, want, "type {ty:?} int {int_val:?} str {str_val:?}");
         }
-        let bad = pb_intstr::IntOrString { r#type: Some(7), int_val: None, str_val: None };
+        let bad = pb_intstr::IntOrString {
+            r#type: Some(7),
+            int_val: None,
+            str_val: None,
+        };
         let err = <IntOrString as FromPb<_>>::from_pb(bad).unwrap_err();
         assert_eq!(err.code, 400);
         assert!(err.message.contains("unknown type 7"), "{}", err.message);
@@ -367,15 +397,28 @@ mod tests {
 
     #[test]
     fn times_are_rfc3339_and_an_empty_time_is_unset() {
-        let t: Option<Time> = FromPb::from_pb(Some(pb_meta::Time { seconds: Some(1_700_000_000), nanos: Some(5) })).unwrap();
+        let t: Option<Time> = FromPb::from_pb(Some(pb_meta::Time {
+            seconds: Some(1_700_000_000),
+            nanos: Some(5),
+        }))
+        .unwrap();
         assert_eq!(serde_json::to_value(t).unwrap(), "2023-11-14T22:13:20Z");
         let zero: Option<Time> = FromPb::from_pb(Some(pb_meta::Time::default())).unwrap();
         assert_eq!(zero, None);
-        let micro: Option<MicroTime> =
-            FromPb::from_pb(Some(pb_meta::MicroTime { seconds: Some(1_700_000_000), nanos: Some(123_456_000) }))
-                .unwrap();
-        assert_eq!(serde_json::to_value(micro).unwrap(), "2023-11-14T22:13:20.123456Z");
-        let err = <Time as FromPb<_>>::from_pb(pb_meta::Time { seconds: Some(i64::MAX), nanos: None }).unwrap_err();
+        let micro: Option<MicroTime> = FromPb::from_pb(Some(pb_meta::MicroTime {
+            seconds: Some(1_700_000_000),
+            nanos: Some(123_456_000),
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(micro).unwrap(),
+            "2023-11-14T22:13:20.123456Z"
+        );
+        let err = <Time as FromPb<_>>::from_pb(pb_meta::Time {
+            seconds: Some(i64::MAX),
+            nanos: None,
+        })
+        .unwrap_err();
         assert_eq!(err.code, 400);
     }
 
@@ -383,11 +426,20 @@ mod tests {
     fn bytes_quantities_and_fields() {
         let b: ByteString = FromPb::from_pb(b"q".to_vec()).unwrap();
         assert_eq!(serde_json::to_value(b).unwrap(), "cQ==");
-        let q: Quantity = FromPb::from_pb(pb_resource::Quantity { string: Some("500m".into()) }).unwrap();
+        let q: Quantity = FromPb::from_pb(pb_resource::Quantity {
+            string: Some("500m".into()),
+        })
+        .unwrap();
         assert_eq!(q, Quantity("500m".into()));
-        let f: FieldsV1 = FromPb::from_pb(pb_meta::FieldsV1 { raw: Some(br#"{"f:data":{}}"#.to_vec()) }).unwrap();
+        let f: FieldsV1 = FromPb::from_pb(pb_meta::FieldsV1 {
+            raw: Some(br#"{"f:data":{}}"#.to_vec()),
+        })
+        .unwrap();
         assert_eq!(f.0, serde_json::json!({"f:data": {}}));
-        let err = <FieldsV1 as FromPb<_>>::from_pb(pb_meta::FieldsV1 { raw: Some(b"{".to_vec()) }).unwrap_err();
+        let err = <FieldsV1 as FromPb<_>>::from_pb(pb_meta::FieldsV1 {
+            raw: Some(b"{".to_vec()),
+        })
+        .unwrap_err();
         assert_eq!(err.code, 400);
     }
 
@@ -397,7 +449,12 @@ mod tests {
         assert!(reject("Volume", "nfs", &Vec::<i32>::new()).is_ok());
         let err = reject("Volume", "gce_persistent_disk", &Some(1)).unwrap_err();
         assert_eq!(err.code, 415);
-        assert!(err.message.starts_with("the protobuf body sets Volume.gcePersistentDisk,"), "{}", err.message);
+        assert!(
+            err.message
+                .starts_with("the protobuf body sets Volume.gcePersistentDisk,"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("kubectl apply -f"), "{}", err.message);
         assert_eq!(camel("r#type"), "type");
     }

@@ -49,21 +49,31 @@ pub fn decode(body: &[u8]) -> Result<Value, Status> {
         malformed("provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]")
     })?;
     let unknown = Unknown::decode(envelope).map_err(|e| malformed(&e.to_string()))?;
-    if let Some(encoding) = unknown.content_encoding.as_deref().filter(|e| !e.is_empty()) {
-        return Err(unsupported(&format!("the protobuf body has content encoding {encoding:?}, which this server does not decode")));
+    if let Some(encoding) = unknown
+        .content_encoding
+        .as_deref()
+        .filter(|e| !e.is_empty())
+    {
+        return Err(unsupported(&format!(
+            "the protobuf body has content encoding {encoding:?}, which this server does not decode"
+        )));
     }
     let type_meta = unknown.type_meta.unwrap_or_default();
     let api_version = type_meta.api_version.unwrap_or_default();
     let kind = type_meta.kind.unwrap_or_default();
     if kind.is_empty() {
-        return Err(malformed("Object 'Kind' is missing in the protobuf envelope"));
+        return Err(malformed(
+            "Object 'Kind' is missing in the protobuf envelope",
+        ));
     }
     let decoder = KINDS
         .iter()
         .find(|(v, k, _)| *v == api_version && *k == kind)
         .map(|(_, _, decoder)| decoder)
         .ok_or_else(|| {
-            unsupported(&format!("this server does not decode {api_version} {kind} from protobuf ({CONTENT_TYPE})"))
+            unsupported(&format!(
+                "this server does not decode {api_version} {kind} from protobuf ({CONTENT_TYPE})"
+            ))
         })?;
     decoder(unknown.raw.as_deref().unwrap_or_default())
 }
@@ -73,19 +83,59 @@ type Decoder = fn(&[u8]) -> Result<Value, Status>;
 
 /// The kinds decoded from protobuf, by `apiVersion` and `kind`.
 static KINDS: &[(&str, &str, Decoder)] = &[
-    ("v1", "ConfigMap", object::<core_pb::ConfigMap, core_api::ConfigMap>),
+    (
+        "v1",
+        "ConfigMap",
+        object::<core_pb::ConfigMap, core_api::ConfigMap>,
+    ),
     ("v1", "Secret", object::<core_pb::Secret, core_api::Secret>),
-    ("v1", "Namespace", object::<core_pb::Namespace, core_api::Namespace>),
-    ("v1", "ServiceAccount", object::<core_pb::ServiceAccount, core_api::ServiceAccount>),
-    ("v1", "Service", object::<core_pb::Service, core_api::Service>),
+    (
+        "v1",
+        "Namespace",
+        object::<core_pb::Namespace, core_api::Namespace>,
+    ),
+    (
+        "v1",
+        "ServiceAccount",
+        object::<core_pb::ServiceAccount, core_api::ServiceAccount>,
+    ),
+    (
+        "v1",
+        "Service",
+        object::<core_pb::Service, core_api::Service>,
+    ),
     ("v1", "Pod", object::<core_pb::Pod, core_api::Pod>),
-    ("v1", "PersistentVolumeClaim", object::<core_pb::PersistentVolumeClaim, core_api::PersistentVolumeClaim>),
+    (
+        "v1",
+        "PersistentVolumeClaim",
+        object::<core_pb::PersistentVolumeClaim, core_api::PersistentVolumeClaim>,
+    ),
     ("v1", "Event", object::<core_pb::Event, core_api::Event>),
-    ("v1", "Binding", object::<core_pb::Binding, core_api::Binding>),
-    ("apps/v1", "StatefulSet", object::<apps_pb::StatefulSet, apps_api::StatefulSet>),
-    ("autoscaling/v1", "Scale", object::<autoscaling_pb::Scale, autoscaling_api::Scale>),
-    ("authentication.k8s.io/v1", "TokenRequest", object::<authn_pb::TokenRequest, authn_api::TokenRequest>),
-    ("authentication.k8s.io/v1", "TokenReview", object::<authn_pb::TokenReview, authn_api::TokenReview>),
+    (
+        "v1",
+        "Binding",
+        object::<core_pb::Binding, core_api::Binding>,
+    ),
+    (
+        "apps/v1",
+        "StatefulSet",
+        object::<apps_pb::StatefulSet, apps_api::StatefulSet>,
+    ),
+    (
+        "autoscaling/v1",
+        "Scale",
+        object::<autoscaling_pb::Scale, autoscaling_api::Scale>,
+    ),
+    (
+        "authentication.k8s.io/v1",
+        "TokenRequest",
+        object::<authn_pb::TokenRequest, authn_api::TokenRequest>,
+    ),
+    (
+        "authentication.k8s.io/v1",
+        "TokenReview",
+        object::<authn_pb::TokenReview, authn_api::TokenReview>,
+    ),
     (
         "authentication.k8s.io/v1",
         "SelfSubjectReview",
@@ -111,9 +161,21 @@ static KINDS: &[(&str, &str, Decoder)] = &[
         "SelfSubjectRulesReview",
         object::<authz_pb::SelfSubjectRulesReview, authz_api::SelfSubjectRulesReview>,
     ),
-    ("rbac.authorization.k8s.io/v1", "Role", object::<rbac_pb::Role, rbac_api::Role>),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", object::<rbac_pb::ClusterRole, rbac_api::ClusterRole>),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", object::<rbac_pb::RoleBinding, rbac_api::RoleBinding>),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "Role",
+        object::<rbac_pb::Role, rbac_api::Role>,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        object::<rbac_pb::ClusterRole, rbac_api::ClusterRole>,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        object::<rbac_pb::RoleBinding, rbac_api::RoleBinding>,
+    ),
     (
         "rbac.authorization.k8s.io/v1",
         "ClusterRoleBinding",

@@ -20,7 +20,10 @@ use super::decode;
 /// Kubernetes' envelope around `raw`.
 fn envelope(api_version: &str, kind: &str, raw: Vec<u8>) -> Vec<u8> {
     let unknown = Unknown {
-        type_meta: Some(TypeMeta { api_version: s(api_version), kind: s(kind) }),
+        type_meta: Some(TypeMeta {
+            api_version: s(api_version),
+            kind: s(kind),
+        }),
         raw: Some(raw),
         content_encoding: s(""),
         content_type: s(""),
@@ -41,7 +44,10 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn qty(v: &str) -> Quantity {
@@ -49,7 +55,11 @@ fn qty(v: &str) -> Quantity {
 }
 
 fn int(v: i32) -> IntOrString {
-    IntOrString { r#type: Some(0), int_val: Some(v), str_val: s("") }
+    IntOrString {
+        r#type: Some(0),
+        int_val: Some(v),
+        str_val: s(""),
+    }
 }
 
 /// ObjectMeta as Go writes it: every non-pointer field present, zero or not.
@@ -110,7 +120,11 @@ fn secret_data_is_base64_and_immutable_false_is_kept() {
     let secret = core::Secret {
         metadata: go_meta("s", "team"),
         immutable: Some(false),
-        data: [("p".to_string(), b"q".to_vec()), ("bin".to_string(), vec![0, 255])].into(),
+        data: [
+            ("p".to_string(), b"q".to_vec()),
+            ("bin".to_string(), vec![0, 255]),
+        ]
+        .into(),
         r#type: s("Opaque"),
         ..Default::default()
     };
@@ -131,7 +145,10 @@ fn namespace_and_service_account() {
     let ns = core::Namespace {
         metadata: go_meta("n", ""),
         spec: Some(core::NamespaceSpec::default()),
-        status: Some(core::NamespaceStatus { phase: s(""), ..Default::default() }),
+        status: Some(core::NamespaceStatus {
+            phase: s(""),
+            ..Default::default()
+        }),
     };
     assert_eq!(
         decoded(&body("v1", "Namespace", &ns)),
@@ -173,7 +190,11 @@ fn pod_from_kubectl_run() {
             priority_class_name: s(""),
             ..Default::default()
         }),
-        status: Some(core::PodStatus { phase: s(""), qos_class: s(""), ..Default::default() }),
+        status: Some(core::PodStatus {
+            phase: s(""),
+            qos_class: s(""),
+            ..Default::default()
+        }),
     };
     assert_eq!(
         decoded(&body("v1", "Pod", &pod)),
@@ -202,7 +223,11 @@ fn pod_spec_commonly_written_fields() {
             host_ip: s(""),
         }],
         env: vec![
-            core::EnvVar { name: s("MODE"), value: s("prod"), value_from: None },
+            core::EnvVar {
+                name: s("MODE"),
+                value: s("prod"),
+                value_from: None,
+            },
             core::EnvVar {
                 name: s("PASSWORD"),
                 value: s(""),
@@ -219,7 +244,10 @@ fn pod_spec_commonly_written_fields() {
                 name: s("POD_IP"),
                 value: s(""),
                 value_from: Some(core::EnvVarSource {
-                    field_ref: Some(core::ObjectFieldSelector { api_version: s("v1"), field_path: s("status.podIP") }),
+                    field_ref: Some(core::ObjectFieldSelector {
+                        api_version: s("v1"),
+                        field_path: s("status.podIP"),
+                    }),
                     ..Default::default()
                 }),
             },
@@ -227,7 +255,9 @@ fn pod_spec_commonly_written_fields() {
         env_from: vec![core::EnvFromSource {
             prefix: s(""),
             config_map_ref: Some(core::ConfigMapEnvSource {
-                local_object_reference: Some(core::LocalObjectReference { name: s("settings") }),
+                local_object_reference: Some(core::LocalObjectReference {
+                    name: s("settings"),
+                }),
                 optional: None,
             }),
             secret_ref: None,
@@ -249,7 +279,11 @@ fn pod_spec_commonly_written_fields() {
             handler: Some(core::ProbeHandler {
                 http_get: Some(core::HttpGetAction {
                     path: s("/healthz"),
-                    port: Some(IntOrString { r#type: Some(1), int_val: Some(0), str_val: s("http") }),
+                    port: Some(IntOrString {
+                        r#type: Some(1),
+                        int_val: Some(0),
+                        str_val: s("http"),
+                    }),
                     host: s(""),
                     scheme: s("HTTP"),
                     http_headers: vec![],
@@ -265,7 +299,10 @@ fn pod_spec_commonly_written_fields() {
         }),
         liveness_probe: Some(core::Probe {
             handler: Some(core::ProbeHandler {
-                tcp_socket: Some(core::TcpSocketAction { port: Some(int(8080)), host: s("") }),
+                tcp_socket: Some(core::TcpSocketAction {
+                    port: Some(int(8080)),
+                    host: s(""),
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -273,7 +310,10 @@ fn pod_spec_commonly_written_fields() {
         security_context: Some(core::SecurityContext {
             run_as_user: Some(0),
             allow_privilege_escalation: Some(false),
-            capabilities: Some(core::Capabilities { add: vec![], drop: strings(&["ALL"]) }),
+            capabilities: Some(core::Capabilities {
+                add: vec![],
+                drop: strings(&["ALL"]),
+            }),
             ..Default::default()
         }),
         ..go_container("app", "registry.local/app:1", &[])
@@ -295,14 +335,20 @@ fn pod_spec_commonly_written_fields() {
             core::Volume {
                 name: s("scratch"),
                 volume_source: Some(core::VolumeSource {
-                    empty_dir: Some(core::EmptyDirVolumeSource { medium: s(""), size_limit: Some(qty("1Gi")) }),
+                    empty_dir: Some(core::EmptyDirVolumeSource {
+                        medium: s(""),
+                        size_limit: Some(qty("1Gi")),
+                    }),
                     ..Default::default()
                 }),
             },
             core::Volume {
                 name: s("host"),
                 volume_source: Some(core::VolumeSource {
-                    host_path: Some(core::HostPathVolumeSource { path: s("/var/log"), r#type: s("Directory") }),
+                    host_path: Some(core::HostPathVolumeSource {
+                        path: s("/var/log"),
+                        r#type: s("Directory"),
+                    }),
                     ..Default::default()
                 }),
             },
@@ -310,8 +356,14 @@ fn pod_spec_commonly_written_fields() {
                 name: s("conf"),
                 volume_source: Some(core::VolumeSource {
                     config_map: Some(core::ConfigMapVolumeSource {
-                        local_object_reference: Some(core::LocalObjectReference { name: s("settings") }),
-                        items: vec![core::KeyToPath { key: s("a"), path: s("a.conf"), mode: None }],
+                        local_object_reference: Some(core::LocalObjectReference {
+                            name: s("settings"),
+                        }),
+                        items: vec![core::KeyToPath {
+                            key: s("a"),
+                            path: s("a.conf"),
+                            mode: None,
+                        }],
                         default_mode: Some(0o644),
                         optional: None,
                     }),
@@ -324,7 +376,10 @@ fn pod_spec_commonly_written_fields() {
         node_selector: map(&[("disk", "ssd")]),
         service_account_name: s("runner"),
         automount_service_account_token: Some(false),
-        security_context: Some(core::PodSecurityContext { fs_group: Some(0), ..Default::default() }),
+        security_context: Some(core::PodSecurityContext {
+            fs_group: Some(0),
+            ..Default::default()
+        }),
         tolerations: vec![core::Toleration {
             key: s("dedicated"),
             operator: s("Equal"),
@@ -335,7 +390,11 @@ fn pod_spec_commonly_written_fields() {
         image_pull_secrets: vec![core::LocalObjectReference { name: s("regcred") }],
         ..Default::default()
     };
-    let pod = core::Pod { metadata: go_meta("app", "default"), spec: Some(spec), status: None };
+    let pod = core::Pod {
+        metadata: go_meta("app", "default"),
+        spec: Some(spec),
+        status: None,
+    };
     let got = decoded(&body("v1", "Pod", &pod));
     assert_eq!(
         got["spec"]["containers"][0],
@@ -384,14 +443,20 @@ fn pod_spec_commonly_written_fields() {
             "imagePullSecrets": [{"name": "regcred"}],
         })
     );
-    assert_eq!(got["metadata"], json!({"name": "app", "namespace": "default"}));
+    assert_eq!(
+        got["metadata"],
+        json!({"name": "app", "namespace": "default"})
+    );
     assert!(got.get("status").is_none());
 }
 
 #[test]
 fn service_from_kubectl_expose() {
     let svc = core::Service {
-        metadata: Some(meta::ObjectMeta { labels: map(&[("run", "p")]), ..go_meta("p", "").unwrap() }),
+        metadata: Some(meta::ObjectMeta {
+            labels: map(&[("run", "p")]),
+            ..go_meta("p", "").unwrap()
+        }),
         spec: Some(core::ServiceSpec {
             ports: vec![
                 core::ServicePort {
@@ -455,7 +520,10 @@ fn token_request_and_token_review() {
                 u_id: s("1234"),
             }),
         }),
-        status: Some(authn::TokenRequestStatus { token: s(""), expiration_timestamp: Some(meta::Time::default()) }),
+        status: Some(authn::TokenRequestStatus {
+            token: s(""),
+            expiration_timestamp: Some(meta::Time::default()),
+        }),
     };
     assert_eq!(
         decoded(&body("authentication.k8s.io/v1", "TokenRequest", &tr)),
@@ -467,15 +535,22 @@ fn token_request_and_token_review() {
                 "expirationSeconds": 3600,
                 "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p", "uid": "1234"},
             },
-            "status": {"token": ""},
+            "status": {},
         })
     );
     let review = authn::TokenReview {
         metadata: go_meta("", ""),
-        spec: Some(authn::TokenReviewSpec { token: s("abc"), audiences: vec![] }),
+        spec: Some(authn::TokenReviewSpec {
+            token: s("abc"),
+            audiences: vec![],
+        }),
         status: Some(authn::TokenReviewStatus {
             authenticated: Some(false),
-            user: Some(authn::UserInfo { username: s(""), uid: s(""), ..Default::default() }),
+            user: Some(authn::UserInfo {
+                username: s(""),
+                uid: s(""),
+                ..Default::default()
+            }),
             audiences: vec![],
             error: s(""),
         }),
@@ -514,7 +589,11 @@ fn access_reviews_from_kubectl_auth_can_i() {
         }),
     };
     assert_eq!(
-        decoded(&body("authorization.k8s.io/v1", "SelfSubjectAccessReview", &ssar)),
+        decoded(&body(
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview",
+            &ssar
+        )),
         json!({
             "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
             "metadata": {},
@@ -525,17 +604,30 @@ fn access_reviews_from_kubectl_auth_can_i() {
     let sar = authz::SubjectAccessReview {
         metadata: go_meta("", ""),
         spec: Some(authz::SubjectAccessReviewSpec {
-            non_resource_attributes: Some(authz::NonResourceAttributes { path: s("/healthz"), verb: s("get") }),
+            non_resource_attributes: Some(authz::NonResourceAttributes {
+                path: s("/healthz"),
+                verb: s("get"),
+            }),
             user: s("alice"),
             groups: strings(&["dev"]),
-            extra: [("scopes".to_string(), authz::ExtraValue { items: strings(&["a", "b"]) })].into(),
+            extra: [(
+                "scopes".to_string(),
+                authz::ExtraValue {
+                    items: strings(&["a", "b"]),
+                },
+            )]
+            .into(),
             uid: s(""),
             resource_attributes: None,
         }),
         status: None,
     };
     assert_eq!(
-        decoded(&body("authorization.k8s.io/v1", "SubjectAccessReview", &sar))["spec"],
+        decoded(&body(
+            "authorization.k8s.io/v1",
+            "SubjectAccessReview",
+            &sar
+        ))["spec"],
         json!({
             "nonResourceAttributes": {"path": "/healthz", "verb": "get"},
             "user": "alice", "groups": ["dev"], "extra": {"scopes": ["a", "b"]},
@@ -543,11 +635,20 @@ fn access_reviews_from_kubectl_auth_can_i() {
     );
     let rules = authz::SelfSubjectRulesReview {
         metadata: go_meta("", ""),
-        spec: Some(authz::SelfSubjectRulesReviewSpec { namespace: s("team") }),
-        status: Some(authz::SubjectRulesReviewStatus { incomplete: Some(false), ..Default::default() }),
+        spec: Some(authz::SelfSubjectRulesReviewSpec {
+            namespace: s("team"),
+        }),
+        status: Some(authz::SubjectRulesReviewStatus {
+            incomplete: Some(false),
+            ..Default::default()
+        }),
     };
     assert_eq!(
-        decoded(&body("authorization.k8s.io/v1", "SelfSubjectRulesReview", &rules)),
+        decoded(&body(
+            "authorization.k8s.io/v1",
+            "SelfSubjectRulesReview",
+            &rules
+        )),
         json!({
             "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
             "metadata": {}, "spec": {"namespace": "team"},
@@ -558,7 +659,10 @@ fn access_reviews_from_kubectl_auth_can_i() {
 
 #[test]
 fn event_times_and_binding() {
-    let time = meta::Time { seconds: Some(1_700_000_000), nanos: Some(0) };
+    let time = meta::Time {
+        seconds: Some(1_700_000_000),
+        nanos: Some(0),
+    };
     let event = core::Event {
         metadata: go_meta("p.1", "default"),
         involved_object: Some(core::ObjectReference {
@@ -572,12 +676,18 @@ fn event_times_and_binding() {
         }),
         reason: s("Started"),
         message: s("Started container p"),
-        source: Some(core::EventSource { component: s("kubelet"), host: s("") }),
+        source: Some(core::EventSource {
+            component: s("kubelet"),
+            host: s(""),
+        }),
         first_timestamp: Some(time),
         last_timestamp: Some(time),
         count: Some(1),
         r#type: s("Normal"),
-        event_time: Some(meta::MicroTime { seconds: Some(1_700_000_000), nanos: Some(250_000_000) }),
+        event_time: Some(meta::MicroTime {
+            seconds: Some(1_700_000_000),
+            nanos: Some(250_000_000),
+        }),
         reporting_component: s(""),
         reporting_instance: s(""),
         action: s(""),
@@ -601,7 +711,11 @@ fn event_times_and_binding() {
     );
     let binding = core::Binding {
         metadata: go_meta("p", "default"),
-        target: Some(core::ObjectReference { kind: s("Node"), name: s("node-1"), ..Default::default() }),
+        target: Some(core::ObjectReference {
+            kind: s("Node"),
+            name: s("node-1"),
+            ..Default::default()
+        }),
     };
     assert_eq!(
         decoded(&body("v1", "Binding", &binding)),
@@ -618,7 +732,10 @@ fn scale_keeps_zero_replicas() {
     let scale = autoscaling::Scale {
         metadata: go_meta("db", "default"),
         spec: Some(autoscaling::ScaleSpec { replicas: Some(0) }),
-        status: Some(autoscaling::ScaleStatus { replicas: Some(0), selector: s("") }),
+        status: Some(autoscaling::ScaleStatus {
+            replicas: Some(0),
+            selector: s(""),
+        }),
     };
     assert_eq!(
         decoded(&body("autoscaling/v1", "Scale", &scale)),
@@ -638,9 +755,15 @@ fn statefulset_with_template_and_claim_templates() {
         metadata: go_meta("db", "default"),
         spec: Some(apps::StatefulSetSpec {
             replicas: Some(0),
-            selector: Some(meta::LabelSelector { match_labels: labels.clone(), match_expressions: vec![] }),
+            selector: Some(meta::LabelSelector {
+                match_labels: labels.clone(),
+                match_expressions: vec![],
+            }),
             template: Some(core::PodTemplateSpec {
-                metadata: Some(meta::ObjectMeta { labels: labels.clone(), ..go_meta("", "").unwrap() }),
+                metadata: Some(meta::ObjectMeta {
+                    labels: labels.clone(),
+                    ..go_meta("", "").unwrap()
+                }),
                 spec: Some(core::PodSpec {
                     containers: vec![core::Container {
                         volume_mounts: vec![core::VolumeMount {
@@ -671,12 +794,18 @@ fn statefulset_with_template_and_claim_templates() {
             pod_management_policy: s("Parallel"),
             update_strategy: Some(apps::StatefulSetUpdateStrategy {
                 r#type: s("RollingUpdate"),
-                rolling_update: Some(apps::RollingUpdateStatefulSetStrategy { partition: Some(0), max_unavailable: None }),
+                rolling_update: Some(apps::RollingUpdateStatefulSetStrategy {
+                    partition: Some(0),
+                    max_unavailable: None,
+                }),
             }),
             min_ready_seconds: Some(0),
             ..Default::default()
         }),
-        status: Some(apps::StatefulSetStatus { replicas: Some(0), ..Default::default() }),
+        status: Some(apps::StatefulSetStatus {
+            replicas: Some(0),
+            ..Default::default()
+        }),
     };
     assert_eq!(
         decoded(&body("apps/v1", "StatefulSet", &sts)),
@@ -721,7 +850,11 @@ fn role_binding_from_kubectl_create_rolebinding() {
             name: s("runner"),
             namespace: s("team"),
         }],
-        role_ref: Some(rbac::RoleRef { api_group: s("rbac.authorization.k8s.io"), kind: s("Role"), name: s("reader") }),
+        role_ref: Some(rbac::RoleRef {
+            api_group: s("rbac.authorization.k8s.io"),
+            kind: s("Role"),
+            name: s("reader"),
+        }),
     };
     assert_eq!(
         decoded(&body("rbac.authorization.k8s.io/v1", "RoleBinding", &rb)),
@@ -742,7 +875,10 @@ fn metadata_fields_round_trip() {
             resource_version: s("42"),
             uid: s("u-1"),
             generation: Some(3),
-            creation_timestamp: Some(meta::Time { seconds: Some(0), nanos: Some(0) }),
+            creation_timestamp: Some(meta::Time {
+                seconds: Some(0),
+                nanos: Some(0),
+            }),
             deletion_grace_period_seconds: Some(0),
             annotations: map(&[("note", "")]),
             finalizers: strings(&["example.com/keep"]),
@@ -759,7 +895,9 @@ fn metadata_fields_round_trip() {
                 operation: s("Update"),
                 api_version: s("v1"),
                 fields_type: s("FieldsV1"),
-                fields_v1: Some(meta::FieldsV1 { raw: Some(br#"{"f:data":{}}"#.to_vec()) }),
+                fields_v1: Some(meta::FieldsV1 {
+                    raw: Some(br#"{"f:data":{}}"#.to_vec()),
+                }),
                 ..Default::default()
             }],
             ..go_meta("", "ns").unwrap()
@@ -798,7 +936,11 @@ fn errors_table() {
             volumes: vec![core::Volume {
                 name: s("share"),
                 volume_source: Some(core::VolumeSource {
-                    nfs: Some(core::NfsVolumeSource { server: s("nas"), path: s("/x"), read_only: Some(false) }),
+                    nfs: Some(core::NfsVolumeSource {
+                        server: s("nas"),
+                        path: s("/x"),
+                        read_only: Some(false),
+                    }),
                     ..Default::default()
                 }),
             }],
@@ -809,7 +951,10 @@ fn errors_table() {
     let bad_port = core::Service {
         spec: Some(core::ServiceSpec {
             ports: vec![core::ServicePort {
-                target_port: Some(IntOrString { r#type: Some(9), ..Default::default() }),
+                target_port: Some(IntOrString {
+                    r#type: Some(9),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }],
             ..Default::default()
@@ -817,31 +962,69 @@ fn errors_table() {
         ..Default::default()
     };
     let cases: Vec<(&str, Vec<u8>, u16, &[&str])> = vec![
-        ("no magic", b"{\"kind\":\"ConfigMap\"}".to_vec(), 400, &["expected prefix [107 56 115 0]"]),
-        ("truncated envelope", b"k8s\0\x0a\x05\x0a".to_vec(), 400, &["could not be decoded as protobuf"]),
-        ("garbage raw", envelope("v1", "ConfigMap", vec![0x0a, 0x09, 0x01]), 400, &["could not be decoded as protobuf"]),
-        ("no kind", envelope("v1", "", vec![]), 400, &["Object 'Kind' is missing"]),
+        (
+            "no magic",
+            b"{\"kind\":\"ConfigMap\"}".to_vec(),
+            400,
+            &["expected prefix [107 56 115 0]"],
+        ),
+        (
+            "truncated envelope",
+            b"k8s\0\x0a\x05\x0a".to_vec(),
+            400,
+            &["could not be decoded as protobuf"],
+        ),
+        (
+            "garbage raw",
+            envelope("v1", "ConfigMap", vec![0x0a, 0x09, 0x01]),
+            400,
+            &["could not be decoded as protobuf"],
+        ),
+        (
+            "no kind",
+            envelope("v1", "", vec![]),
+            400,
+            &["Object 'Kind' is missing"],
+        ),
         (
             "unknown kind",
             envelope("apps/v1", "Deployment", vec![]),
             415,
-            &["does not decode apps/v1 Deployment from protobuf", "kubectl apply -f"],
+            &[
+                "does not decode apps/v1 Deployment from protobuf",
+                "kubectl apply -f",
+            ],
         ),
-        ("unsupported volume", body("v1", "Pod", &nfs_pod), 415, &["Volume.nfs", "kubectl apply -f"]),
-        ("bad IntOrString", body("v1", "Service", &bad_port), 400, &["IntOrString has unknown type 9"]),
+        (
+            "unsupported volume",
+            body("v1", "Pod", &nfs_pod),
+            415,
+            &["Volume.nfs", "kubectl apply -f"],
+        ),
+        (
+            "bad IntOrString",
+            body("v1", "Service", &bad_port),
+            400,
+            &["IntOrString has unknown type 9"],
+        ),
     ];
     for (name, bytes, code, needles) in cases {
         let err = decode(&bytes).expect_err(name);
         assert_eq!(err.code, code, "{name}: {}", err.message);
         for needle in needles {
-            assert!(err.message.contains(needle), "{name}: {:?} lacks {needle:?}", err.message);
+            assert!(
+                err.message.contains(needle),
+                "{name}: {:?} lacks {needle:?}",
+                err.message
+            );
         }
     }
 }
 
 #[test]
 fn gzip_content_encoding_is_refused() {
-    let mut unknown = Unknown::decode(&body("v1", "ConfigMap", &core::ConfigMap::default())[4..]).unwrap();
+    let mut unknown =
+        Unknown::decode(&body("v1", "ConfigMap", &core::ConfigMap::default())[4..]).unwrap();
     unknown.content_encoding = s("gzip");
     let bytes = [b"k8s\0".as_slice(), &unknown.encode_to_vec()].concat();
     let err = decode(&bytes).unwrap_err();
