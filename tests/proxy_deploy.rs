@@ -191,7 +191,10 @@ fn cluster_role_grants(role: &Value) -> Grants {
 
 /// A fake API that records every request and answers lists with empty lists, watches with an
 /// empty stream, and reviews with "yes".
-fn recording_api(seen: Arc<Mutex<Vec<(http::Method, String, Option<String>)>>>) -> kube::Client {
+/// Every request the code made: method, path, query.
+type Calls = Arc<Mutex<Vec<(http::Method, String, Option<String>)>>>;
+
+fn recording_api(seen: Calls) -> kube::Client {
     let svc = tower::service_fn(move |req: http::Request<kube::client::Body>| {
         let seen = seen.clone();
         async move {

@@ -94,6 +94,15 @@ fn the_default_filter_behaves_as_kubectl_proxys() {
     let (code, _, body) = px.request("GET", "/api/v1/namespaces", &local, &[]);
     assert_eq!(code, 200);
     assert!(body.contains("\"kind\":\"NamespaceList\""), "{body}");
+    // As with kubectl, a client's own Authorization goes to the API server instead of the
+    // kubeconfig's credentials.
+    let (code, _, body) = px.request(
+        "GET",
+        "/api/v1/namespaces",
+        &local,
+        &[("authorization", "Bearer not-a-token")],
+    );
+    assert_eq!(code, 401, "{body}");
 }
 
 #[test]

@@ -264,7 +264,8 @@ mod tests {
     fn kubectls_accept_table() {
         const NS: &str = "/api/v1/namespaces/default/pods";
         let d = DEFAULT_REJECT_METHODS;
-        let table: &[(Option<&str>, &str, &str, String, &str, bool)] = &[
+        type Row<'a> = (Option<&'a str>, &'a str, &'a str, String, &'a str, bool);
+        let table: &[Row] = &[
             (None, d, "GET", String::new(), "127.0.0.1", true),
             (None, d, "GET", "/api/v1/pods".into(), "127.0.0.1", true),
             (None, d, "GET", "/api/v1/pods".into(), "localhost", true),
@@ -419,7 +420,17 @@ mod tests {
     #[test]
     fn custom_lists() {
         // (accept paths, reject paths, accept hosts, reject methods, method, path, host, want)
-        let table: &[(&str, &str, &str, &str, &str, &str, &str, bool)] = &[
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+            bool,
+        );
+        let table: &[Row] = &[
             ("^/api/", "", ".*", "", "GET", "/api/v1", "x", true),
             ("^/api/", "", ".*", "", "GET", "/apis/v1", "x", false),
             ("", "", ".*", "", "GET", "/api/v1", "x", false),

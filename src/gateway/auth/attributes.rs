@@ -159,7 +159,7 @@ mod tests {
         Attributes::Resource {
             verb: verb.into(),
             group: group.into(),
-            version: if group.is_empty() { "v1" } else { "v1" }.into(),
+            version: "v1".into(),
             namespace: ns.into(),
             resource: resource.into(),
             subresource: sub.into(),
