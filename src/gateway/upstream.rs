@@ -462,4 +462,84 @@ mod tests {
             "{msg}"
         );
     }
+
+    /// A one-request HTTP/1.1 server on loopback that answers `reply` and hands back the
+    /// request head it read.
+    async fn one_shot(reply: &'static str) -> (u16, tokio::sync::oneshot::Receiver<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+            s.write_all(reply.as_bytes()).await.unwrap();
+            s.shutdown().await.ok();
+        });
+        (port, rx)
+    }
+
+    fn upgrade_request(extra: &[(&str, &str)]) -> Request<Body> {
+        let mut b = Request::get("/api/v1/namespaces/d/pods/p/proxy/ws?token=abc")
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("host", "localhost:8001");
+        for (k, v) in extra {
+            b = b.header(*k, *v);
+        }
+        b.body(body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn upgrades_carry_credentials_query_and_host_and_refuse_non_101() {
+        use http_body_util::BodyExt;
+        let (port, head) = one_shot("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nno").await;
+        let mut c = config(&format!("http://127.0.0.1:{port}"));
+        c.auth_info.token = Some("s3cret".to_string().into());
+        let mut up = ApiUpstream::new(&c, &UpstreamOptions::default()).unwrap();
+        let resp = tower::Service::call(&mut up, upgrade_request(&[]))
+            .await
+            .unwrap();
+        let head = head.await.unwrap().to_ascii_lowercase();
+        assert!(
+            head.starts_with("get /api/v1/namespaces/d/pods/p/proxy/ws?token=abc http/1.1\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("authorization: bearer s3cret"), "{head}");
+        assert!(head.contains(&format!("host: 127.0.0.1:{port}")), "{head}");
+        assert!(head.contains("upgrade: websocket"), "{head}");
+        assert_eq!(resp.status(), 500);
+        let v: serde_json::Value =
+            serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(v["message"], "invalid upgrade response: status code 200");
+    }
+
+    #[tokio::test]
+    async fn upgrade_errors_pass_through_and_client_credentials_win() {
+        use http_body_util::BodyExt;
+        let (port, head) =
+            one_shot("HTTP/1.1 403 Forbidden\r\ncontent-length: 4\r\n\r\nnope").await;
+        let mut c = config(&format!("http://127.0.0.1:{port}"));
+        c.auth_info.token = Some("s3cret".to_string().into());
+        let mut up = ApiUpstream::new(&c, &UpstreamOptions::default()).unwrap();
+        let req = upgrade_request(&[("authorization", "Bearer mine")]);
+        let resp = tower::Service::call(&mut up, req).await.unwrap();
+        let head = head.await.unwrap().to_ascii_lowercase();
+        assert!(head.contains("authorization: bearer mine"), "{head}");
+        assert!(!head.contains("s3cret"), "{head}");
+        assert_eq!(resp.status(), 403);
+        assert_eq!(
+            &resp.into_body().collect().await.unwrap().to_bytes()[..],
+            b"nope"
+        );
+    }
 }

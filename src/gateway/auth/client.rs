@@ -217,4 +217,41 @@ mod tests {
         let (code, _) = send(ClientAuth::Tokens(tokens), None).await;
         assert_eq!(code, 401);
     }
+
+    #[tokio::test]
+    async fn delegated_reviews_allow_deny_and_strip() {
+        use http_body_util::BodyExt;
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let delegated = Arc::new(Delegated::new(
+            super::super::delegated::fake::fake_api(calls),
+            vec![],
+        ));
+        let svc = ClientAuthLayer(ClientAuth::Delegated(delegated)).layer(echo());
+        let send = |path: &str, token: Option<&str>| {
+            let mut req = Request::get(path).header("impersonate-user", "root");
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            let svc = svc.clone();
+            let req = req.body(body::empty()).unwrap();
+            async move {
+                let resp = svc.oneshot(req).await.unwrap();
+                let code = resp.status().as_u16();
+                let text = resp.into_body().collect().await.unwrap().to_bytes();
+                (code, String::from_utf8_lossy(&text).into_owned())
+            }
+        };
+        let proxy = "/api/v1/namespaces/default/pods/web-0/proxy/";
+        assert_eq!(send(proxy, Some("good")).await, (200, "None None".into()));
+        assert_eq!(send(proxy, Some("bad")).await.0, 401);
+        assert_eq!(send(proxy, None).await.0, 401);
+        let (code, body) = send("/api/v1/namespaces/default/secrets", Some("good")).await;
+        assert_eq!(code, 403);
+        assert!(
+            body.contains(
+                r#"secrets is forbidden: User \"jane\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\": no rule"#
+            ),
+            "{body}"
+        );
+    }
 }

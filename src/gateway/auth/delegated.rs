@@ -185,14 +185,13 @@ fn store<K: std::hash::Hash + Eq, T>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fake {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A fake API answering TokenReviews (token `good` is jane) and SubjectAccessReviews (jane
     /// may get pods/proxy), counting the calls.
-    fn fake_api(calls: Arc<AtomicUsize>) -> kube::Client {
+    pub(crate) fn fake_api(calls: Arc<AtomicUsize>) -> kube::Client {
         let svc = tower::service_fn(move |req: http::Request<kube::client::Body>| {
             let calls = calls.clone();
             async move {
@@ -222,6 +221,14 @@ mod tests {
         });
         kube::Client::new(svc, "default")
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::fake_api;
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test]
     async fn reviews_and_caches() {
