@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod gateway;
 pub mod pet;
+pub mod proxycmd;
 pub mod secrets;
 pub mod status;
 pub mod store;

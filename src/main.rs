@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
                 })
                 .await
             }
+            Command::Proxy(args) => podgate::proxycmd::run(*args).await,
             Command::Pet { listen, data_dir } => podgate::pet::run(listen, data_dir).await,
         }
     })

@@ -5,17 +5,31 @@
 //!                                        ─ /healthz /readyz /livez /metrics → local handlers
 //!                                        ─ everything else                  → the API
 //! ```
+//!
+//! `podgate proxy` reads the same way with kubectl proxy's pieces in it ([`proxy_stack`]):
+//!
+//! ```text
+//! trace → metrics → client auth → mux ─ --www-prefix → static files
+//!                                     ─ --api-prefix (stripped) → filter → route ─ pods|services proxy → direct
+//!                                                                                ─ everything else → kube-apiserver
+//! ```
+//!
+//! and serves its health and metrics on a separate admin listener ([`admin_stack`]).
 
 pub mod auth;
+pub mod filter;
 pub mod forward;
 pub mod headers;
 pub mod metrics;
+pub mod prefix;
 pub mod resolve;
 pub mod rewrite;
 pub mod server;
 pub mod target;
 pub mod tls;
 pub mod tracked;
+pub mod upstream;
+pub mod www;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -79,6 +93,7 @@ pub fn stack(parts: GatewayParts) -> HttpService {
         readiness: parts.readiness,
         proxy: parts.proxy,
         metrics: parts.metrics.clone(),
+        local: true,
     };
     let svc = ServiceBuilder::new()
         // One body type leaves the stack, whatever the layers below wrap it in.
@@ -101,6 +116,76 @@ pub fn stack(parts: GatewayParts) -> HttpService {
     BoxCloneSyncService::new(svc)
 }
 
+/// Everything the `podgate proxy` stack needs.
+pub struct ProxyStackParts {
+    /// The real API server ([`upstream::ApiUpstream`]).
+    pub api: HttpService,
+    /// How clients are authenticated.
+    pub client_auth: auth::ClientAuth,
+    /// kubectl proxy's filter (`None`: `--disable-filter`).
+    pub filter: Option<filter::FilterRules>,
+    /// `--api-prefix` and `--www-prefix`.
+    pub prefixes: prefix::Prefixes,
+    /// `--www`.
+    pub www: Option<www::StaticFiles>,
+    /// The direct pod and service proxy (`None`: proxy paths go to the API server's own).
+    pub proxy: Option<Arc<forward::Proxy>>,
+    /// Gateway metrics.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// Assembles the `podgate proxy` stack, read top to bottom.
+pub fn proxy_stack(parts: ProxyStackParts) -> HttpService {
+    let route = Route {
+        api: parts.api,
+        readiness: Readiness::default(),
+        proxy: parts.proxy,
+        metrics: parts.metrics.clone(),
+        // `/healthz`, `/metrics`… are the API server's here, as through kubectl proxy.
+        local: false,
+    };
+    let svc = ServiceBuilder::new()
+        .map_response(|r: Response<_>| r.map(body::boxed))
+        // Mark credentials sensitive first, so no later layer's tracing can print them.
+        .layer(
+            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                http::header::AUTHORIZATION,
+                http::header::PROXY_AUTHORIZATION,
+                http::header::COOKIE,
+            ]),
+        )
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Count and time every request to the end of its body, failures included.
+        .layer(metrics::MetricsLayer(parts.metrics))
+        // None on loopback; tokens or the cluster's reviews beyond it. Static files too.
+        .layer(auth::ClientAuthLayer(parts.client_auth))
+        // kubectl's ServeMux: static files under --www-prefix, the API under --api-prefix
+        // (stripped), 404 elsewhere, 301 for unclean paths.
+        .layer(prefix::MuxLayer::new(parts.prefixes, parts.www))
+        // kubectl's filter sees the stripped path, and never static files.
+        .layer(filter::FilterLayer::new(parts.filter))
+        .service(route);
+    BoxCloneSyncService::new(svc)
+}
+
+/// The admin listener of `podgate proxy`: `/healthz`, `/livez`, `/readyz` and `/metrics`, no
+/// authentication (probes and Prometheus), `404` for anything else.
+pub fn admin_stack(readiness: Readiness, metrics: Arc<metrics::Metrics>) -> HttpService {
+    let not_found =
+        tower::service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(www::not_found()) });
+    let route = Route {
+        api: BoxCloneSyncService::new(not_found),
+        readiness,
+        proxy: None,
+        metrics,
+        local: true,
+    };
+    let svc = ServiceBuilder::new()
+        .map_response(|r: Response<_>| r.map(body::boxed))
+        .service(route);
+    BoxCloneSyncService::new(svc)
+}
+
 /// The last step: local handlers, or the API.
 #[derive(Clone)]
 struct Route {
@@ -108,6 +193,8 @@ struct Route {
     readiness: Readiness,
     proxy: Option<Arc<forward::Proxy>>,
     metrics: Arc<metrics::Metrics>,
+    /// Whether `/healthz`, `/livez`, `/readyz` and `/metrics` are answered here.
+    local: bool,
 }
 
 impl tower::Service<Request<Body>> for Route {
@@ -134,6 +221,10 @@ impl tower::Service<Request<Body>> for Route {
                     Err(e) => synthetic(Status::bad_request(e.to_string())),
                 })
             });
+        }
+        if !self.local {
+            let mut api = self.api.clone();
+            return Box::pin(async move { tower::Service::call(&mut api, req).await });
         }
         if path == "/metrics" {
             local(&req, "");

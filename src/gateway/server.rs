@@ -93,7 +93,7 @@ pub async fn serve(
                         Ok(Ok(tls)) => {
                             let hyper_svc = PerConnection {
                                 svc,
-                                peer,
+                                peer: Some(peer),
                                 tls: true,
                             };
                             let conn = builder
@@ -108,7 +108,7 @@ pub async fn serve(
                 _ => {
                     let hyper_svc = PerConnection {
                         svc,
-                        peer,
+                        peer: Some(peer),
                         tls: false,
                     };
                     let conn = builder
@@ -119,6 +119,72 @@ pub async fn serve(
             };
             if let Err(e) = result {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            open.dec();
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
+}
+
+/// Serves `svc` on a unix socket (plain HTTP, no client address) until `shutdown` turns true,
+/// then drains connections.
+pub async fn serve_unix(
+    listener: tokio::net::UnixListener,
+    svc: HttpService,
+    limits: ServerLimits,
+    open_connections: Gauge<i64, AtomicI64>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(64 * 1024);
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let stream = tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let hyper_svc = PerConnection {
+            svc: svc.clone(),
+            peer: None,
+            tls: false,
+        };
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
+            .into_owned();
+        let watcher = graceful.watcher();
+        let open = open_connections.clone();
+        open.inc();
+        tokio::spawn(async move {
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(error = %e, "unix socket connection ended with an error");
             }
             open.dec();
             drop(permit);
@@ -144,7 +210,7 @@ async fn is_tls(stream: &tokio::net::TcpStream) -> bool {
 #[derive(Clone)]
 struct PerConnection {
     svc: HttpService,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     tls: bool,
 }
 
@@ -154,7 +220,9 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
     type Future = tower::util::Oneshot<HttpService, http::Request<body::Body>>;
 
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
-        req.extensions_mut().insert(ClientAddr(self.peer));
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(ClientAddr(peer));
+        }
         if self.tls {
             req.extensions_mut().insert(TlsConnection);
         }

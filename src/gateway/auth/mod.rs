@@ -1,6 +1,9 @@
 //! Authentication of gateway clients: bearer tokens checked against digests in constant time.
 //! The client's `Authorization` header is removed once read, so it never travels further.
 
+pub mod attributes;
+pub mod client;
+pub mod delegated;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use http::{Request, Response, header};
 
 use crate::body::Body;
 use crate::status::Status;
+pub use client::{ClientAuth, ClientAuthLayer};
 pub use tokens::{TokenFile, UserInfo, bearer_token};
 
 /// Paths anyone may read: health probes, as kube-apiserver allows them anonymously.
