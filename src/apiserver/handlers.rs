@@ -687,11 +687,11 @@ pub async fn write_scale(
     def: &'static ResourceDef,
     req: &Request,
     patch_type: Option<PatchType>,
+    content_type: &str,
     body: &[u8],
 ) -> Result<Value, Status> {
     let incoming: Value = match patch_type {
-        None => serde_json::from_slice(body)
-            .map_err(|e| Status::bad_request(format!("error decoding Scale: {e}")))?,
+        None => super::parse_json(content_type, body)?,
         Some(t) => patch::parse_body(t, body)?,
     };
     let written = modify(store, def, req, Part::Main, move |cur| {

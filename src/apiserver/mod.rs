@@ -12,6 +12,7 @@ mod logs;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod request;
 pub mod selectors;
@@ -416,7 +417,7 @@ impl ApiServer {
                 };
                 Ok(json_response(
                     StatusCode::OK,
-                    &handlers::write_scale(store, def, &r, pt, &body).await?,
+                    &handlers::write_scale(store, def, &r, pt, &content_type, &body).await?,
                 ))
             }
             (Some("binding"), "create") => {
@@ -484,7 +485,7 @@ where
 }
 
 /// Decodes a JSON (or YAML) request body.
-fn parse_json(content_type: &str, body: &[u8]) -> Result<Value, Status> {
+pub(crate) fn parse_json(content_type: &str, body: &[u8]) -> Result<Value, Status> {
     let base = content_type.split(';').next().unwrap_or("").trim();
     match base {
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
@@ -492,6 +493,7 @@ fn parse_json(content_type: &str, body: &[u8]) -> Result<Value, Status> {
                 "the body of the request could not be decoded as JSON: {e}"
             ))
         }),
+        protobuf::CONTENT_TYPE => protobuf::decode(body),
         "application/yaml" => serde_yaml_ng::from_slice(body).map_err(|e| {
             Status::bad_request(format!(
                 "the body of the request could not be decoded as YAML: {e}"
