@@ -38,6 +38,9 @@ pub enum Command {
         /// Do not rewrite `Location` headers and HTML links in proxied responses.
         #[arg(long)]
         no_rewrite: bool,
+        /// Authentication and TLS.
+        #[command(flatten)]
+        auth: crate::gateway::auth::setup::AuthOptions,
     },
     /// A drop-in `kubectl proxy` for real clusters: the API passes through with the
     /// kubeconfig's credentials, pods|services/…/proxy go through the API server or straight

@@ -31,6 +31,7 @@ fn main() -> anyhow::Result<()> {
                 state_dir,
                 proxy_wait,
                 no_rewrite,
+                auth,
             } => {
                 let proxy = ProxyOptions {
                     rewrite: !no_rewrite,
@@ -41,6 +42,7 @@ fn main() -> anyhow::Result<()> {
                     state_dir,
                     manifests: files,
                     proxy,
+                    auth,
                 })
                 .await
             }

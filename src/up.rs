@@ -14,9 +14,10 @@ use tokio::sync::watch;
 
 use crate::apiserver::{ApiConfig, ApiServer, registry};
 use crate::cluster::ClusterView;
+use crate::gateway::auth::setup::{AuthOptions, UpAuth, load_tokens};
 use crate::gateway::forward::{Proxy, ProxyOptions};
 use crate::gateway::resolve::{AddressPolicy, Resolver};
-use crate::gateway::{self, auth::TokenFile};
+use crate::gateway::{self};
 use crate::secrets::write_secret;
 use crate::store::{self, Store};
 
@@ -31,6 +32,8 @@ pub struct UpOptions {
     pub manifests: Vec<PathBuf>,
     /// How the pod and service proxy behaves.
     pub proxy: ProxyOptions,
+    /// Authentication and TLS.
+    pub auth: AuthOptions,
 }
 
 /// Namespaces that exist from the start.
@@ -44,7 +47,10 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.state_dir)
         .with_context(|| format!("creating the state dir {}", opts.state_dir.display()))?;
     let token = ensure_token(&opts.state_dir)?;
-    let tokens = load_tokens(&opts.state_dir)?;
+    let tokens = load_tokens(
+        &opts.state_dir.join("tokens.csv"),
+        opts.auth.token_auth_file.as_deref(),
+    )?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;
@@ -57,7 +63,8 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     if !listen.ip().is_unspecified() {
         hosts.push(listen.ip().to_string());
     }
-    let tls = gateway::tls::local_ca(&opts.state_dir, &hosts)?;
+    hosts.extend(opts.auth.tls_san.iter().cloned());
+    let tls = gateway::tls::for_up(&opts.state_dir, &hosts, opts.auth.tls_files())?;
     write_kubeconfig(&opts.state_dir, listen, &token, &tls.ca_pem)?;
 
     let db = opts.state_dir.join("state.db");
@@ -70,6 +77,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         },
     );
     let client = kube::Client::new(api.clone(), "default");
+    let auth = UpAuth::start(&opts.state_dir, tokens, &client, &api)?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let readiness = gateway::Readiness::default();
@@ -83,7 +91,8 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     let proxy = Arc::new(Proxy::new(resolver, opts.proxy.clone(), metrics.clone()));
     let stack = gateway::stack(gateway::GatewayParts {
         api: tower::util::BoxCloneSyncService::new(api.clone()),
-        tokens: Arc::new(tokens),
+        authn: auth.authn.clone(),
+        authz: auth.authz.clone(),
         readiness: readiness.clone(),
         proxy: Some(proxy),
         metrics: metrics.clone(),
@@ -98,6 +107,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     ));
 
     ensure_namespaces(&client).await?;
+    auth.bootstrap(&client).await?;
     cluster.ready().await;
     // The bundled controllers start here.
     // The node agent starts here.
@@ -162,13 +172,6 @@ fn ensure_token(state_dir: &Path) -> anyhow::Result<String> {
         format!("{token},{ADMIN_USER},{ADMIN_USER},\"system:masters\"\n").as_bytes(),
     )?;
     Ok(token)
-}
-
-fn load_tokens(state_dir: &Path) -> anyhow::Result<TokenFile> {
-    let path = state_dir.join("tokens.csv");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(TokenFile::parse(&text)?)
 }
 
 /// Writes `<state>/kubeconfig` (0600) pointing at the listen address over HTTPS (kubectl sends

@@ -1,9 +1,10 @@
 //! The gateway: one tower stack in front of the API (embedded or upstream) and the pods.
 //!
 //! ```text
-//! trace → metrics → authenticate → route ─ pods|services/{id}/proxy/** → resolve → forward
-//!                                        ─ /healthz /readyz /livez /metrics → local handlers
-//!                                        ─ everything else                  → the API
+//! trace → metrics → authenticate → impersonate → authorize
+//!       → route ─ pods|services/{id}/proxy/** → resolve → forward
+//!               ─ /healthz /readyz /livez /metrics → local handlers
+//!               ─ everything else                  → the API
 //! ```
 //!
 //! `podgate proxy` reads the same way with kubectl proxy's pieces in it ([`proxy_stack`]):
@@ -76,8 +77,10 @@ impl Readiness {
 pub struct GatewayParts {
     /// The API behind the gateway.
     pub api: HttpService,
-    /// Static tokens clients authenticate with.
-    pub tokens: Arc<auth::TokenFile>,
+    /// Who a request is from (client certificates, bearer tokens).
+    pub authn: Arc<auth::Authn>,
+    /// What each user may do (`auth::AlwaysAllow` when the API behind authorizes itself).
+    pub authz: Arc<dyn auth::Authorizer>,
     /// Readiness for `/readyz`.
     pub readiness: Readiness,
     /// The pod and service proxy (`None`: proxy paths go to the API as they are).
@@ -110,8 +113,18 @@ pub fn stack(parts: GatewayParts) -> HttpService {
         .layer(tower_http::trace::TraceLayer::new_for_http())
         // Count and time every request to the end of its body, failures included.
         .layer(metrics::MetricsLayer(parts.metrics))
-        // Every request but health probes must carry a known bearer token; it is removed here.
-        .layer(auth::AuthenticateLayer::new(parts.tokens))
+        // Every request but health probes must carry a known credential (a client certificate
+        // or a bearer token); the token is removed here and the user travels as an extension.
+        .layer(auth::AuthenticateLayer::new(parts.authn))
+        // `Impersonate-*` (kubectl --as) switches the user, for users allowed to `impersonate`
+        // it; after authentication (someone must ask) and before authorization (which then
+        // judges the impersonated user, as kube-apiserver's filter chain does).
+        .layer(auth::ImpersonateLayer::new(parts.authz.clone()))
+        // Authorize here, once the identity is final and before routing, so API requests and
+        // pod/service proxy requests are judged by the same RBAC rules, with the attributes
+        // kube-apiserver derives from the path (pods/proxy, services/proxy with the method's
+        // verb): a request the route would send to a pod is refused before it is resolved.
+        .layer(auth::AuthorizeLayer::new(parts.authz))
         .service(route);
     BoxCloneSyncService::new(svc)
 }

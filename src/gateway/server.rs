@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use super::HttpService;
+use super::auth::x509::ClientCertificate;
 use crate::body;
 
 /// Connection-level limits.
@@ -91,10 +92,18 @@ pub async fn serve(
                         .await
                     {
                         Ok(Ok(tls)) => {
+                            // Verified by the handshake against the client CA, if one was sent.
+                            let client_cert = tls
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .map(|c| ClientCertificate(Arc::new(c.clone().into_owned())));
                             let hyper_svc = PerConnection {
                                 svc,
                                 peer: Some(peer),
                                 tls: true,
+                                client_cert,
                             };
                             let conn = builder
                                 .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
@@ -110,6 +119,7 @@ pub async fn serve(
                         svc,
                         peer: Some(peer),
                         tls: false,
+                        client_cert: None,
                     };
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
@@ -175,6 +185,7 @@ pub async fn serve_unix(
             svc: svc.clone(),
             peer: None,
             tls: false,
+            client_cert: None,
         };
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
@@ -212,6 +223,7 @@ struct PerConnection {
     svc: HttpService,
     peer: Option<SocketAddr>,
     tls: bool,
+    client_cert: Option<ClientCertificate>,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnection {
@@ -225,6 +237,9 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
         }
         if self.tls {
             req.extensions_mut().insert(TlsConnection);
+        }
+        if let Some(cert) = &self.client_cert {
+            req.extensions_mut().insert(cert.clone());
         }
         tower::util::Oneshot::new(self.svc.clone(), req.map(incoming_body))
     }

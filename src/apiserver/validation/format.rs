@@ -149,6 +149,23 @@ pub fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
     }
 }
 
+/// `path.ValidatePathSegmentName` (the RBAC kinds' name rule, so `system:basic-user` is a
+/// valid name): not `.` or `..`, no `/` or `%`.
+pub fn name_is_path_segment(name: &str, prefix: bool) -> Vec<String> {
+    if !prefix {
+        for bad in [".", ".."] {
+            if name == bad {
+                return vec![format!("may not be '{bad}'")];
+            }
+        }
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|bad| name.contains(*bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+        .collect()
+}
+
 /// `NameIsDNSLabel`.
 pub fn name_is_dns_label(name: &str, prefix: bool) -> Vec<String> {
     if prefix {
@@ -444,6 +461,17 @@ mod tests {
             vec![
                 "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
             ]
+        );
+    }
+
+    #[test]
+    fn path_segment_names_allow_colons() {
+        assert!(name_is_path_segment("system:basic-user", false).is_empty());
+        assert_eq!(name_is_path_segment("..", false), ["may not be '..'"]);
+        assert!(name_is_path_segment("..", true).is_empty());
+        assert_eq!(
+            name_is_path_segment("a/b%", false),
+            ["may not contain '/'", "may not contain '%'"]
         );
     }
 

@@ -34,65 +34,24 @@ pub enum Attributes {
 }
 
 impl Attributes {
-    /// The attributes of a request (`path` decoded, `query` raw).
+    /// The attributes of a request (`path` decoded, `query` raw), as
+    /// [`super::requestinfo`] derives them for the gateway's own authorization.
     pub fn of(method: &Method, path: &str, query: Option<&str>) -> Self {
-        let non_resource = || Attributes::NonResource {
-            verb: method.as_str().to_ascii_lowercase(),
-            path: path.to_string(),
-        };
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let (group, version, rest) = match parts.as_slice() {
-            ["api", version, rest @ ..] if !rest.is_empty() => ("", *version, rest),
-            ["apis", group, version, rest @ ..] if !rest.is_empty() => (*group, *version, rest),
-            _ => return non_resource(),
-        };
-        let mut rest = rest.to_vec();
-        // The deprecated `/watch/` path prefix.
-        let mut watch_path = false;
-        if rest.first() == Some(&"watch") {
-            watch_path = true;
-            rest.remove(0);
-        }
-        let mut namespace = String::new();
-        if rest.first() == Some(&"namespaces") && rest.len() >= 2 {
-            namespace = rest[1].to_string();
-            if rest.len() >= 3 {
-                rest.drain(..2);
-            } else {
-                // `namespaces/{name}` is the namespace object itself.
-                rest = vec!["namespaces", rest[1]];
-            }
-        }
-        let resource = rest.first().copied().unwrap_or("").to_string();
-        let name = rest.get(1).copied().unwrap_or("").to_string();
-        let subresource = rest.get(2).copied().unwrap_or("").to_string();
-        let watch_param = query.is_some_and(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .any(|(k, v)| k == "watch" && (v == "true" || v == "1"))
-        });
-        let verb = match *method {
-            Method::POST => "create",
-            Method::PUT => "update",
-            Method::PATCH => "patch",
-            Method::DELETE if name.is_empty() => "deletecollection",
-            Method::DELETE => "delete",
-            Method::GET | Method::HEAD if watch_path => "watch",
-            Method::GET | Method::HEAD if name.is_empty() && watch_param => "watch",
-            Method::GET | Method::HEAD if name.is_empty() => "list",
-            Method::GET | Method::HEAD => "get",
-            _ => "",
-        };
-        if verb.is_empty() || resource.is_empty() {
-            return non_resource();
+        let info = super::requestinfo::request_info_decoded(method, path, query);
+        if !info.is_resource_request {
+            return Attributes::NonResource {
+                verb: info.verb,
+                path: info.path,
+            };
         }
         Attributes::Resource {
-            verb: verb.to_string(),
-            group: group.to_string(),
-            version: version.to_string(),
-            namespace,
-            resource,
-            subresource,
-            name,
+            verb: info.verb,
+            group: info.api_group,
+            version: info.api_version,
+            namespace: info.namespace,
+            resource: info.resource,
+            subresource: info.subresource,
+            name: info.name,
         }
     }
 

@@ -85,6 +85,7 @@ impl Delegated {
                     name: u.username?,
                     uid: u.uid.unwrap_or_default(),
                     groups: u.groups.unwrap_or_default(),
+                    extra: u.extra.unwrap_or_default().into_iter().collect(),
                 })
             });
         store(&self.tokens, key, user.clone(), TOKEN_TTL);
@@ -101,6 +102,7 @@ impl Delegated {
             user: Some(user.name.clone()),
             uid: (!user.uid.is_empty()).then(|| user.uid.clone()),
             groups: Some(user.groups.clone()),
+            extra: (!user.extra.is_empty()).then(|| user.extra.clone().into_iter().collect()),
             ..Default::default()
         };
         match attrs {
