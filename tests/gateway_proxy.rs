@@ -120,7 +120,10 @@ async fn pod_proxy_is_transparent_and_speaks_kubernetes() {
             &format!("{base}/a/b%2Fc/?q=1&r=two"),
             &[
                 ("x-custom", "yes"),
-                ("impersonate-user", "root"),
+                // The admin may impersonate; as itself (with its group) the request stays
+                // allowed, and the headers must still not reach the pod.
+                ("impersonate-user", "podgate-admin"),
+                ("impersonate-group", "system:masters"),
                 ("x-podgate-wait", "1s"),
                 ("content-type", "text/plain"),
             ],
@@ -144,6 +147,7 @@ async fn pod_proxy_is_transparent_and_speaks_kubernetes() {
         "the client's credentials never reach the pod: {h}"
     );
     assert!(h.get("impersonate-user").is_none());
+    assert!(h.get("impersonate-group").is_none());
     assert!(
         h.get("x-podgate-wait").is_none(),
         "podgate's own headers stay with podgate"
