@@ -313,3 +313,60 @@ fn tokens_expire_and_audiences_scope_them() {
     );
     assert_eq!(get(&pg, METRICS, Some(&forged)).code, 401);
 }
+
+#[test]
+fn pod_bound_tokens_die_with_their_pod() {
+    let (pg, dir) = setup();
+    let admin = pg.token();
+    let be = backend::start("127.1.6.12");
+    auth::fake_pod_as(&pg, dir.path(), "prod", "bound-0", be, "prom");
+
+    // web-0 runs as `default`: a token of prom cannot be bound to it.
+    let r = token_request(
+        &pg,
+        "prod",
+        "prom",
+        r#"{"boundObjectRef":{"kind":"Pod","apiVersion":"v1","name":"web-0"}}"#,
+    );
+    assert_eq!(r.code, 400, "{}", r.body);
+    assert_eq!(
+        r.message(),
+        "cannot bind token for serviceaccount \"prom\" to pod running with different serviceaccount name."
+    );
+
+    let r = token_request(
+        &pg,
+        "prod",
+        "prom",
+        r#"{"boundObjectRef":{"kind":"Pod","apiVersion":"v1","name":"bound-0"}}"#,
+    );
+    assert_eq!(r.code, 201, "{}", r.body);
+    assert_eq!(r.json()["spec"]["boundObjectRef"]["name"], "bound-0");
+    let token = r.json()["status"]["token"].as_str().unwrap().to_string();
+    wait_for_code(&pg, METRICS, &token, 200);
+    let tr = review(
+        &pg,
+        "/apis/authentication.k8s.io/v1/tokenreviews",
+        &admin,
+        &[],
+        &format!(
+            r#"{{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{{"token":"{token}"}}}}"#
+        ),
+    );
+    let extra = &tr.json()["status"]["user"]["extra"];
+    assert_eq!(
+        extra["authentication.kubernetes.io/pod-name"],
+        serde_json::json!(["bound-0"])
+    );
+
+    pg.kubectl_ok(&[
+        "delete",
+        "pod",
+        "bound-0",
+        "-n",
+        "prod",
+        "--grace-period=0",
+        "--force",
+    ]);
+    wait_for_code(&pg, METRICS, &token, 401);
+}

@@ -219,8 +219,20 @@ pub fn kubectl_with(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
 /// Creates a Running, Ready pod `namespace/name` on a node no agent runs, whose IP and port
 /// are `addr` (so the gateway proxies to a backend the test started).
 pub fn fake_pod(pg: &Podgate, dir: &Path, namespace: &str, name: &str, addr: std::net::SocketAddr) {
+    fake_pod_as(pg, dir, namespace, name, addr, "default")
+}
+
+/// [`fake_pod`] running as ServiceAccount `sa`.
+pub fn fake_pod_as(
+    pg: &Podgate,
+    dir: &Path,
+    namespace: &str,
+    name: &str,
+    addr: std::net::SocketAddr,
+    sa: &str,
+) {
     let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  nodeName: elsewhere\n  containers:\n  - name: c\n    image: x\n    command: [x]\n    ports:\n    - name: http\n      containerPort: {port}\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  serviceAccountName: {sa}\n  nodeName: elsewhere\n  containers:\n  - name: c\n    image: x\n    command: [x]\n    ports:\n    - name: http\n      containerPort: {port}\n",
         port = addr.port()
     );
     apply(pg, dir, &format!("{namespace}-{name}.yaml"), &yaml);
