@@ -4,6 +4,7 @@
 pub mod apiserver;
 pub mod body;
 pub mod cli;
+pub mod controller;
 pub mod gateway;
 // pub mod pet;
 pub mod secrets;

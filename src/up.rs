@@ -83,6 +83,12 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
 
     ensure_namespaces(&client).await?;
     // The bundled controllers start here.
+    let controllers = crate::controller::start(
+        client.clone(),
+        crate::controller::Options {
+            state_dir: opts.state_dir.clone(),
+        },
+    );
     // The node agent starts here.
     for path in &opts.manifests {
         apply_path(&client, path)
@@ -104,6 +110,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
+    controllers.shutdown().await;
     let _ = server.await;
     Ok(())
 }
