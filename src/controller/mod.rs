@@ -7,8 +7,10 @@
 //! the embedded API server and against a real cluster.
 
 pub mod events;
+pub mod gc;
 pub mod informer;
 pub mod kinds;
+pub mod namespace;
 pub mod statefulset;
 pub mod work;
 
@@ -163,5 +165,7 @@ pub fn start(client: kube::Client, opts: Options) -> Controllers {
         caches.clone(),
         opts.state_dir.join("volumes"),
     ));
+    tasks.spawn(gc::run(client.clone()));
+    tasks.spawn(namespace::run(client, caches));
     Controllers { tasks }
 }
