@@ -6,6 +6,7 @@
 //! reflector caches ([`informer`]) and writes to the API, so the same controllers run against
 //! the embedded API server and against a real cluster.
 
+pub mod endpoints;
 pub mod events;
 pub mod gc;
 pub mod informer;
@@ -161,6 +162,7 @@ pub fn start(client: kube::Client, opts: Options) -> Controllers {
     let mut tasks = JoinSet::new();
     let caches = Caches::spawn(&client, &mut tasks);
     tasks.spawn(statefulset::run(client.clone(), caches.clone()));
+    tasks.spawn(endpoints::run(client.clone(), caches.clone()));
         client.clone(),
         caches.clone(),
         opts.state_dir.join("volumes"),
