@@ -13,6 +13,7 @@ pub mod informer;
 pub mod kinds;
 pub mod namespace;
 pub mod statefulset;
+pub mod volumes;
 pub mod work;
 
 use std::path::PathBuf;
@@ -163,6 +164,7 @@ pub fn start(client: kube::Client, opts: Options) -> Controllers {
     let caches = Caches::spawn(&client, &mut tasks);
     tasks.spawn(statefulset::run(client.clone(), caches.clone()));
     tasks.spawn(endpoints::run(client.clone(), caches.clone()));
+    tasks.spawn(volumes::run(
         client.clone(),
         caches.clone(),
         opts.state_dir.join("volumes"),
