@@ -5,6 +5,7 @@ pub mod apiserver;
 pub mod body;
 pub mod cli;
 pub mod cluster;
+pub mod controller;
 pub mod gateway;
 pub mod pet;
 pub mod proxycmd;

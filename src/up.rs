@@ -110,6 +110,12 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     auth.bootstrap(&client).await?;
     cluster.ready().await;
     // The bundled controllers start here.
+    let controllers = crate::controller::start(
+        client.clone(),
+        crate::controller::Options {
+            state_dir: opts.state_dir.clone(),
+        },
+    );
     // The node agent starts here.
     for path in &opts.manifests {
         apply_path(&client, path)
@@ -135,6 +141,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
+    controllers.shutdown().await;
     let _ = server.await;
     Ok(())
 }

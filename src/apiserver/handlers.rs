@@ -366,10 +366,23 @@ fn prepare_update(
     if meta::same_object(&next, current) {
         return Ok((Mutation::Unchanged, warnings));
     }
-    if meta::is_terminating(&next) && meta::finalizers(&next).is_empty() {
+    if meta::is_terminating(&next)
+        && meta::finalizers(&next).is_empty()
+        && !has_spec_finalizers(def, &next)
+    {
         return Ok((Mutation::Delete, warnings));
     }
     Ok((Mutation::Put(next), warnings))
+}
+
+/// Whether a namespace still has `spec.finalizers` (the namespace controller's `kubernetes`):
+/// a deleted namespace stays Terminating until they are removed through `/finalize`.
+fn has_spec_finalizers(def: &ResourceDef, obj: &Value) -> bool {
+    def.shape == Shape::Namespace
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
 }
 
 /// Runs a read-modify-write of one object inside the store's writer.
@@ -584,7 +597,7 @@ fn delete_decision(
     } else {
         None
     };
-    if finalizers.is_empty() && grace.is_none_or(|g| g == 0) {
+    if finalizers.is_empty() && grace.is_none_or(|g| g == 0) && !has_spec_finalizers(def, cur) {
         return Ok(Mutation::Delete);
     }
     let already = meta::is_terminating(cur);
