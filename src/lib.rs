@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod controller;
 pub mod gateway;
+pub mod node;
 pub mod pet;
 pub mod proxycmd;
 pub mod secrets;

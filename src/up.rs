@@ -117,6 +117,16 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         },
     );
     // The node agent starts here.
+    let node_agent = tokio::spawn(crate::node::run(
+        client.clone(),
+        crate::node::NodeConfig {
+            node_name: crate::node::default_node_name(),
+            state_dir: opts.state_dir.clone(),
+            bin_dir: crate::node::current_bin_dir(),
+            pod_cidr_base: std::net::Ipv4Addr::new(127, 1, 0, 1),
+        },
+        shutdown_rx.clone(),
+    ));
     for path in &opts.manifests {
         apply_path(&client, path)
             .await
@@ -141,6 +151,11 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
+    match node_agent.await {
+        Ok(Err(e)) => tracing::error!(error = %e, "the node agent failed"),
+        Err(e) => tracing::error!(error = %e, "the node agent panicked"),
+        Ok(Ok(())) => {}
+    }
     controllers.shutdown().await;
     let _ = server.await;
     Ok(())

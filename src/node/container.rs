@@ -263,6 +263,7 @@ async fn prepare(ctx: &ContainerCtx) -> Result<Ready, PrepError> {
         node_name: ctx.shared.node_name.clone(),
     };
     let sources = fetch_sources(ctx, &ns).await.map_err(PrepError::Config)?;
+    // SAFETY: geteuid has no preconditions.
     let home = if unsafe { libc::geteuid() } == 0 {
         "/root".to_string()
     } else {

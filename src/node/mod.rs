@@ -42,6 +42,25 @@ use self::ipam::IpAllocator;
 use self::process::{IsolationMode, MARK_NODE};
 use self::worker::Shared;
 
+/// Environment variable that limits pod isolation: `none` (no namespaces) or `user` (user
+/// namespaces even as root); anything else uses the best the OS allows.
+pub const ISOLATION_ENV: &str = "PODGATE_ISOLATION";
+
+/// The isolation to use, given what the OS allows and the `PODGATE_ISOLATION` setting.
+pub fn choose_isolation(detected: IsolationMode, setting: Option<&str>) -> IsolationMode {
+    match (setting, detected) {
+        (Some("none"), _) => IsolationMode::None,
+        (Some("user"), IsolationMode::Namespaces) => {
+            if IsolationMode::user_namespaces_work() {
+                IsolationMode::UserNamespaces
+            } else {
+                detected
+            }
+        }
+        _ => detected,
+    }
+}
+
 /// Where and as what the node agent runs.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -53,6 +72,36 @@ pub struct NodeConfig {
     pub bin_dir: PathBuf,
     /// The first pod IP, e.g. 127.1.0.1 (never 127.0.0.1).
     pub pod_cidr_base: Ipv4Addr,
+}
+
+/// The Node name for this machine: its host name, lower-cased, with characters a Node name
+/// cannot have replaced by `-` (`localhost` when there is none).
+pub fn default_node_name() -> String {
+    let raw = process::hostname().to_lowercase();
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches(|c: char| c == '-' || c == '.');
+    if trimmed.is_empty() {
+        "localhost".to_string()
+    } else {
+        trimmed.chars().take(253).collect()
+    }
+}
+
+/// The directory of the running executable (for [`NodeConfig::bin_dir`]).
+pub fn current_bin_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/usr/local/bin"))
 }
 
 /// Why the node agent could not start.
@@ -99,9 +148,10 @@ pub async fn run(
         );
     }
 
-    let isolation = tokio::task::spawn_blocking(IsolationMode::detect)
+    let detected = tokio::task::spawn_blocking(IsolationMode::detect)
         .await
         .unwrap_or(IsolationMode::None);
+    let isolation = choose_isolation(detected, std::env::var(ISOLATION_ENV).ok().as_deref());
     match isolation {
         IsolationMode::Namespaces => {
             tracing::info!("pods run in their own mount and UTS namespaces")
@@ -157,4 +207,39 @@ pub async fn run(
     pods::supervise(shared, IpAllocator::new(config.pod_cidr_base), shutdown).await;
     heartbeat.abort();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_name_is_a_valid_name() {
+        let name = default_node_name();
+        assert!(!name.is_empty());
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        );
+        assert!(current_bin_dir().is_absolute());
+    }
+
+    #[test]
+    fn isolation_setting_table() {
+        use IsolationMode as M;
+        let cases = [
+            (M::Namespaces, None, M::Namespaces),
+            (M::Namespaces, Some("none"), M::None),
+            (M::UserNamespaces, Some("none"), M::None),
+            (M::None, Some("user"), M::None),
+            (M::UserNamespaces, Some("auto"), M::UserNamespaces),
+        ];
+        for (detected, setting, want) in cases {
+            assert_eq!(
+                choose_isolation(detected, setting),
+                want,
+                "{detected:?} {setting:?}"
+            );
+        }
+    }
 }

@@ -168,6 +168,7 @@ fn under(root: &Path, p: &Path) -> PathBuf {
 /// Mount flags to keep when remounting a bind read-only (locked flags in user namespaces).
 fn keep_flags(path: &Path) -> u64 {
     let c = cstr(path);
+    // SAFETY: statvfs is plain old data; all-zero is a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out-pointer.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {

@@ -51,6 +51,7 @@ fn os_image() -> String {
 }
 
 fn kernel_version() -> String {
+    // SAFETY: utsname is plain old data; all-zero is a valid value.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `u` is a valid out-pointer.
     if unsafe { libc::uname(&mut u) } != 0 {
@@ -77,6 +78,7 @@ fn disk_bytes(path: &Path) -> u64 {
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
         return 0;
     };
+    // SAFETY: statvfs is plain old data; all-zero is a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid path and out-pointer.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {

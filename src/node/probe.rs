@@ -753,25 +753,37 @@ mod tests {
 
     #[tokio::test]
     async fn https_probes_skip_certificate_verification() {
-        let cert = rcgen::generate_simple_self_signed(vec!["example.invalid".to_string()]).expect("cert");
-        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.cert.der().clone()], key)
-            .expect("server config");
+        let cert =
+            rcgen::generate_simple_self_signed(vec!["example.invalid".to_string()]).expect("cert");
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der())
+            .expect("key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .expect("server config");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(stream).await else { return };
-                    let svc = hyper::service::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
-                        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(Bytes::from_static(b"ok"))))
-                    });
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(
+                        |_req: http::Request<hyper::body::Incoming>| async {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                http_body_util::Full::new(Bytes::from_static(b"ok")),
+                            ))
+                        },
+                    );
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
                         .await;
@@ -785,7 +797,10 @@ mod tests {
             path: "/".into(),
             headers: vec![],
         };
-        assert_eq!(run(&action, &exec_ctx(), Duration::from_secs(5)).await, Outcome::Success);
+        assert_eq!(
+            run(&action, &exec_ctx(), Duration::from_secs(5)).await,
+            Outcome::Success
+        );
         let plain = Action::Http {
             https: false,
             host: IpAddrOrName::Ip(addr.ip()),
@@ -793,7 +808,10 @@ mod tests {
             path: "/".into(),
             headers: vec![],
         };
-        assert!(matches!(run(&plain, &exec_ctx(), Duration::from_secs(2)).await, Outcome::Failure(_)));
+        assert!(matches!(
+            run(&plain, &exec_ctx(), Duration::from_secs(2)).await,
+            Outcome::Failure(_)
+        ));
     }
 
     #[tokio::test]

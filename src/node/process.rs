@@ -43,8 +43,16 @@ impl IsolationMode {
     }
 }
 
+impl IsolationMode {
+    /// Whether unprivileged-style user namespaces can be created here.
+    pub fn user_namespaces_work() -> bool {
+        probe_unshare(true)
+    }
+}
+
 /// Forks a child that tries the unshare and the mount-propagation change, and reports.
 fn probe_unshare(user: bool) -> bool {
+    // SAFETY (both): geteuid/getegid have no preconditions.
     let uid_map = CString::new(format!("0 {} 1", unsafe { libc::geteuid() })).unwrap_or_default();
     let gid_map = CString::new(format!("0 {} 1", unsafe { libc::getegid() })).unwrap_or_default();
     // SAFETY: the child only makes system calls and exits with _exit.
@@ -206,6 +214,7 @@ impl From<ExitStatus> for Exit {
     }
 }
 
+/// A pipe whose ends close on exec; the read end never blocks.
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` is a valid two-element array.
@@ -213,7 +222,12 @@ fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: pipe2 returned two fresh descriptors that we now own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: `read` is a valid descriptor.
+    if unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((read, write))
 }
 
 fn open_ns(pid: i32, kind: &str) -> io::Result<OwnedFd> {
@@ -312,7 +326,9 @@ pub fn spawn(spec: SpawnSpec) -> Result<Process, SpawnError> {
         cmd.pre_exec(child_setup);
     }
     let result = cmd.spawn();
-    drop(cmd); // closes our copy of the report pipe's write end (owned by the closure)
+    // The child wrote its failed step (if any) before `spawn` returned; close our write end
+    // so the read below cannot wait for it.
+    drop(cmd);
     drop(report_write);
     drop(join_fds);
     match result {

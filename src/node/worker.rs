@@ -567,8 +567,11 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
         handle: handle.clone(),
         last: Default::default(),
     });
-    let publisher =
+    let mut publisher =
         (!already_done).then(|| AbortOnDrop::spawn(publish_loop(writer.clone(), pod_rx.clone())));
+    if matches!(first.want, Want::Shutdown | Want::Gone) {
+        publisher = None;
+    }
     let (stop_tx, stop_rx) = watch::channel(stop_for(first.want, &pod));
 
     let mut run = if already_done {
@@ -607,6 +610,11 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
                     (Want::Delete, Want::Shutdown) | (Want::Shutdown, Want::Delete) => Want::Delete,
                     (_, w) => w,
                 };
+                // Stopping for podgate's shutdown, or for a pod that is gone: the status in the
+                // store stays as it was (the next start runs the pod again).
+                if matches!(want, Want::Shutdown | Want::Gone) {
+                    publisher = None;
+                }
                 escalate(&stop_tx, stop_for(want, &d.pod));
                 if changed.is_err() {
                     // The supervisor is gone: nothing more will come.
@@ -618,11 +626,9 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
     }
     handle.runtime.lock().terminal = true;
     handle.changed.notify_one();
+    drop(publisher);
     match want {
         Want::Delete => {
-            if let Some(p) = &publisher {
-                p.abort();
-            }
             let current = pod_rx.borrow().clone();
             let _ = writer.publish(&current).await;
             let api: Api<Pod> = Api::namespaced(shared.client.clone(), &key.namespace);
@@ -641,18 +647,8 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
             }
             cleanup(&shared, &handle);
         }
-        Want::Gone => {
-            if let Some(p) = &publisher {
-                p.abort();
-            }
-            cleanup(&shared, &handle);
-        }
-        Want::Shutdown | Want::Run => {
-            if let Some(p) = &publisher {
-                p.abort();
-            }
-            unregister(&shared, &handle);
-        }
+        Want::Gone => cleanup(&shared, &handle),
+        Want::Shutdown | Want::Run => unregister(&shared, &handle),
     }
 }
 
