@@ -230,11 +230,17 @@ fn self_subject_access_reviews_with_impersonation_answer_as_rbac_says() {
 }
 
 #[test]
-#[ignore = "kubectl sends SelfSubjectAccessReviews as protobuf; runs once the API server decodes protobuf bodies"]
 fn kubectl_auth_can_i_answers_as_rbac_says() {
     let (pg, _dir) = start();
     wait_for("the RBAC cache", || {
-        let out = pg.kubectl(&["auth", "can-i", "get", "pods/proxy", "--as=prom"]);
+        let out = pg.kubectl(&[
+            "auth",
+            "can-i",
+            "get",
+            "pods",
+            "--subresource=proxy",
+            "--as=prom",
+        ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !stderr.contains("UnsupportedMediaType"),
@@ -243,16 +249,14 @@ fn kubectl_auth_can_i_answers_as_rbac_says() {
         out.status.success().then_some(())
     });
     for (user, groups, verb, resource, sub, ns, allowed) in QUESTIONS {
-        let what = if sub.is_empty() {
-            resource.to_string()
-        } else {
-            format!("{resource}/{sub}")
-        };
+        // kubectl names a subresource with --subresource (`pods/proxy` would be the pod
+        // named "proxy", see below).
         let mut args = vec![
             "auth".to_string(),
             "can-i".into(),
             verb.to_string(),
-            what.clone(),
+            resource.to_string(),
+            format!("--subresource={sub}"),
             "-n".into(),
             ns.to_string(),
             format!("--as={user}"),
@@ -270,6 +274,37 @@ fn kubectl_auth_can_i_answers_as_rbac_says() {
         );
         assert_eq!(out.status.success(), *allowed, "kubectl's exit status");
     }
+    // `kubectl auth can-i get pods/proxy` reads TYPE/NAME: the pod named "proxy". RBAC answers
+    // that question too: prom may not get pods, a viewer may.
+    for (groups, want) in [(vec![], "no"), (vec!["--as-group=viewers"], "yes")] {
+        let mut args = vec!["auth", "can-i", "get", "pods/proxy", "--as=prom"];
+        args.extend(groups);
+        let out = pg.kubectl(&args);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "kubectl {args:?}"
+        );
+    }
+    // Non-resource URLs and the rules list.
+    let out = pg.kubectl(&["auth", "can-i", "get", "/metrics", "--as=prom"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+    let out = pg.kubectl(&[
+        "auth",
+        "can-i",
+        "get",
+        "/metrics",
+        "--as=prom",
+        "--as-group=system:monitoring",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "yes");
+    let list = pg.kubectl_ok(&["auth", "can-i", "--list", "--as=prom"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("pods/proxy ") && l.contains("[get]")),
+        "{list}"
+    );
+
     // kubectl auth whoami (SelfSubjectReview) through impersonation.
     let out = pg.kubectl_ok(&[
         "auth",

@@ -370,3 +370,29 @@ fn pod_bound_tokens_die_with_their_pod() {
     ]);
     wait_for_code(&pg, METRICS, &token, 401);
 }
+
+#[test]
+fn kubectl_create_token_issues_a_working_token() {
+    let (pg, _dir) = setup();
+    let token = pg.kubectl_ok(&["create", "token", "prom", "-n", "prod", "--duration=15m"]);
+    let token = token.trim();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    wait_for_code(&pg, METRICS, token, 200);
+    assert_eq!(
+        get(
+            &pg,
+            "/api/v1/namespaces/default/pods/web-0/proxy/metrics",
+            Some(token)
+        )
+        .code,
+        403
+    );
+    let out = pg.kubectl(&["create", "token", "prom", "-n", "prod", "--duration=5m"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes"),
+        "{stderr}"
+    );
+    auth::assert_not_logged(&pg.log(), token, "the ServiceAccount token");
+}
