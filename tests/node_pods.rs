@@ -78,8 +78,19 @@ fn container_processes(pg: &Podgate, pod: &str, container: &str) -> Vec<u32> {
     processes_with("PODGATE_CONTAINER", &format!("{uid}/{container}"))
 }
 
+/// The directory of the volume a claim is bound to (the volumes controller binds it to a
+/// `local` hostPath volume under the state dir).
 fn claim_dir(pg: &Podgate, claim: &str) -> PathBuf {
-    pg.state_dir.join("node/claims/default").join(claim)
+    let pv = pg.kubectl_ok(&["get", "pvc", claim, "-o", "jsonpath={.spec.volumeName}"]);
+    assert!(!pv.is_empty(), "{claim} is bound");
+    let path = pg.kubectl_ok(&[
+        "get",
+        "pv",
+        &pv,
+        "-o",
+        "jsonpath={.spec.hostPath.path}{.spec.local.path}",
+    ]);
+    PathBuf::from(path)
 }
 
 const PET: &str = r#"

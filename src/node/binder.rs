@@ -32,7 +32,10 @@ pub fn wants_binding(pod: &Pod) -> bool {
 /// Binds `pod` to `node`, retrying a few times on transient errors. Returns whether it was
 /// bound by us.
 pub async fn bind(client: kube::Client, recorder: Recorder, pod: PodRef, node: String) -> bool {
-    let api: Api<Pod> = Api::namespaced(client, &pod.namespace);
+    let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+    if !wait_for_bound_claims(&client, &api, &recorder, &pod).await {
+        return false;
+    }
     let binding = Binding {
         metadata: ObjectMeta {
             name: Some(pod.name.clone()),
@@ -71,6 +74,79 @@ pub async fn bind(client: kube::Client, recorder: Recorder, pod: PodRef, node: S
         }
     }
     false
+}
+
+/// The scheduler's message for a pod whose claims are not bound yet.
+pub const UNBOUND_CLAIMS: &str = "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
+
+/// The claims of `pod` that do not exist or are not Bound yet.
+async fn unbound_claims(client: &kube::Client, pod: &Pod) -> Vec<String> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let pvcs: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+        Api::namespaced(client.clone(), &ns);
+    let mut out = Vec::new();
+    let claims = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| {
+            v.persistent_volume_claim
+                .as_ref()
+                .map(|c| c.claim_name.clone())
+        });
+    for claim in claims {
+        let bound = matches!(pvcs.get_opt(&claim).await, Ok(Some(c))
+            if c.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound"));
+        if !bound {
+            out.push(claim);
+        }
+    }
+    out
+}
+
+/// Keeps a pod unscheduled (Pending, with the scheduler's condition and event) until every claim
+/// it uses is bound, so it always runs on its claim's volume. False when the pod went away.
+async fn wait_for_bound_claims(
+    client: &kube::Client,
+    api: &Api<Pod>,
+    recorder: &Recorder,
+    pod: &PodRef,
+) -> bool {
+    let mut reported = false;
+    loop {
+        let current = match api.get_opt(&pod.name).await {
+            Ok(Some(p)) if p.metadata.uid.as_deref() == Some(pod.uid.as_str()) => p,
+            Ok(_) => return false,
+            Err(e) => {
+                tracing::debug!(pod = %pod.name, error = %e, "reading the pod to schedule failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if !wants_binding(&current) {
+            return false;
+        }
+        if unbound_claims(client, &current).await.is_empty() {
+            return true;
+        }
+        if !reported {
+            reported = true;
+            recorder.pod(pod, None, Kind::Warning, "FailedScheduling", UNBOUND_CLAIMS);
+            let patch = serde_json::json!({"status": {"conditions": [{
+                "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": UNBOUND_CLAIMS, "lastProbeTime": null,
+                "lastTransitionTime": k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            }]}});
+            let _ = api
+                .patch_status(
+                    &pod.name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Strategic(patch),
+                )
+                .await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[cfg(test)]
