@@ -31,7 +31,11 @@ fn kubia_ordinals_shards_and_metrics() {
 
     // One specific ordinal, by name.
     for ordinal in ["kubia-0", "kubia-1"] {
-        let (code, body) = get(&pg, &format!("/api/v1/namespaces/default/pods/{ordinal}/proxy/"), &[]);
+        let (code, body) = get(
+            &pg,
+            &format!("/api/v1/namespaces/default/pods/{ordinal}/proxy/"),
+            &[],
+        );
         assert_eq!(code, 200, "{body}");
         assert!(body.contains(&format!("You've hit {ordinal}")), "{body}");
     }
@@ -53,18 +57,32 @@ fn kubia_ordinals_shards_and_metrics() {
             .args(["-s", "-D", "-", "-o", "/dev/null", "-H"])
             .arg(format!("Authorization: Bearer {}", pg.token()))
             .args(["-H", &format!("X-Podgate-Shard-Key: {key}")])
-            .arg(format!("http://127.0.0.1:{}/api/v1/namespaces/default/services/kubia:http/proxy/", pg.port))
+            .arg(format!(
+                "http://127.0.0.1:{}/api/v1/namespaces/default/services/kubia:http/proxy/",
+                pg.port
+            ))
             .output()
             .unwrap();
         let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
-        head.lines().find_map(|l| l.strip_prefix("x-podgate-ordinal: ")).unwrap_or("").trim().to_string()
+        head.lines()
+            .find_map(|l| l.strip_prefix("x-podgate-ordinal: "))
+            .unwrap_or("")
+            .trim()
+            .to_string()
     };
     let mut spread = std::collections::HashSet::new();
     for i in 0..20 {
         let key = format!("customer-{i}");
         let first = ordinal_of(&key);
-        assert!(first == "0" || first == "1", "ordinal header for {key}: {first:?}");
-        assert_eq!(ordinal_of(&key), first, "the same key goes to the same ordinal");
+        assert!(
+            first == "0" || first == "1",
+            "ordinal header for {key}: {first:?}"
+        );
+        assert_eq!(
+            ordinal_of(&key),
+            first,
+            "the same key goes to the same ordinal"
+        );
         spread.insert(first);
     }
     assert_eq!(spread.len(), 2, "keys spread over both ordinals");
@@ -72,7 +90,11 @@ fn kubia_ordinals_shards_and_metrics() {
     // Re-created with a new UID, same name, same data.
     let uid = pg.kubectl_ok(&["get", "pod", "kubia-1", "-o", "jsonpath={.metadata.uid}"]);
     pg.kubectl_ok(&["delete", "pod", "kubia-1"]);
-    let (code, body) = get(&pg, "/api/v1/namespaces/default/pods/kubia-1/proxy/", &[("X-Podgate-Wait", "60s")]);
+    let (code, body) = get(
+        &pg,
+        "/api/v1/namespaces/default/pods/kubia-1/proxy/",
+        &[("X-Podgate-Wait", "60s")],
+    );
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("ordinal one's data"), "{body}");
     let new_uid = pg.kubectl_ok(&["get", "pod", "kubia-1", "-o", "jsonpath={.metadata.uid}"]);
@@ -88,7 +110,10 @@ fn kubia_ordinals_shards_and_metrics() {
             .samples
             .iter()
             .filter(|s| s.metric == "podgate_requests_total")
-            .filter(|s| s.labels.get("statefulset") == Some("kubia") && s.labels.get("ordinal") == Some(ordinal))
+            .filter(|s| {
+                s.labels.get("statefulset") == Some("kubia")
+                    && s.labels.get("ordinal") == Some(ordinal)
+            })
             .map(|s| match s.value {
                 prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
                 _ => 0.0,

@@ -87,7 +87,9 @@ pub fn inside(path: &Path, dir: &Path) -> bool {
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let (path, dir) = (canon(path), canon(dir));
     // A path that could not be resolved must not climb out with `..`.
-    let climbs = path.components().any(|c| matches!(c, std::path::Component::ParentDir));
+    let climbs = path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir));
     !climbs && path != dir && path.starts_with(&dir)
 }
 
