@@ -113,18 +113,15 @@ fn stack(cluster: &support::Cluster, metrics: Arc<Metrics>) -> HttpService {
     let mut tokens = TokenFile::default();
     tokens.insert(
         TOKEN,
-        UserInfo {
-            name: "bench".into(),
-            uid: "bench".into(),
-            groups: vec!["system:masters".into()],
-        },
+        UserInfo::new("bench", vec!["system:masters".into()]),
     );
     let proxy = Proxy::new(cluster.resolver(), ProxyOptions::default(), metrics.clone());
     let readiness = Readiness::default();
     readiness.set_ready();
     gateway::stack(GatewayParts {
         api: BoxCloneSyncService::new(cluster.api.clone()),
-        tokens: Arc::new(tokens),
+        authn: Arc::new(gateway::auth::Authn::static_tokens(Arc::new(tokens))),
+        authz: Arc::new(gateway::auth::AlwaysAllow),
         readiness,
         proxy: Some(Arc::new(proxy)),
         metrics,

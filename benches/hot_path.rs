@@ -166,11 +166,7 @@ fn token_file(n: usize) -> TokenFile {
     for i in 0..n {
         file.insert(
             &token(i),
-            UserInfo {
-                name: format!("user-{i}"),
-                uid: format!("uid-{i}"),
-                groups: vec!["system:masters".into()],
-            },
+            UserInfo::new(format!("user-{i}"), vec!["system:masters".into()]),
         );
     }
     file
@@ -208,7 +204,8 @@ fn noop_stack() -> HttpService {
     readiness.set_ready();
     gateway::stack(GatewayParts {
         api,
-        tokens: Arc::new(token_file(1)),
+        authn: Arc::new(gateway::auth::Authn::static_tokens(Arc::new(token_file(1)))),
+        authz: Arc::new(gateway::auth::AlwaysAllow),
         readiness,
         proxy: None,
         metrics: Metrics::new(),
