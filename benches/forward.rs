@@ -111,10 +111,7 @@ async fn oneshot(svc: HttpService, uri: &str) -> usize {
 /// The gateway stack with the pod proxy over the seeded cluster.
 fn stack(cluster: &support::Cluster, metrics: Arc<Metrics>) -> HttpService {
     let mut tokens = TokenFile::default();
-    tokens.insert(
-        TOKEN,
-        UserInfo::new("bench", vec!["system:masters".into()]),
-    );
+    tokens.insert(TOKEN, UserInfo::new("bench", vec!["system:masters".into()]));
     let proxy = Proxy::new(cluster.resolver(), ProxyOptions::default(), metrics.clone());
     let readiness = Readiness::default();
     readiness.set_ready();
