@@ -178,20 +178,25 @@ fn server_config(
 pub fn insecure_https_connector(
     http: hyper_util::client::legacy::connect::HttpConnector,
 ) -> hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector> {
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(insecure_client_config())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http)
+}
+
+/// A client config that accepts any server certificate (but checks the handshake signature),
+/// for pods: the API server's proxy and the kubelet's HTTPS probes do not verify pod certificates.
+pub fn insecure_client_config() -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map(|b| {
             b.dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(provider)))
                 .with_no_client_auth()
         })
-        .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions"));
-    hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http)
+        .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions"))
 }
 
 /// Accepts any server certificate, but still checks that the handshake was signed by it.
