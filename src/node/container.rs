@@ -555,8 +555,9 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
             _ = async { if let Some(k) = killing.as_mut() { k.await } }, if killing.is_some() => {
                 killing = None;
             }
-            report = reports.recv() => {
-                let Some(r) = report else { continue };
+            // Once the probes are gone the channel is closed: the pattern disables this branch
+            // instead of spinning on `None`.
+            Some(r) = reports.recv() => {
                 match (r.kind, r.result) {
                     (ProbeKind::Startup, true) => {
                         let _ = started_tx.send(true);
