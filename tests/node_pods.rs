@@ -266,18 +266,20 @@ spec:
         .join("volumes/empty-dir/www/healthz");
     std::fs::remove_file(&healthz).expect("break the probe");
     wait_jsonpath(&pg, "probed", ready, "False");
-    let events = pg.kubectl_ok(&[
-        "get",
-        "events",
-        "--field-selector",
-        "involvedObject.name=probed",
-        "-o",
-        "jsonpath={.items[*].message}",
-    ]);
-    assert!(
-        events.contains("Readiness probe failed: HTTP probe failed with statuscode: 404"),
-        "{events}"
-    );
+    // The event is posted beside the status update, not before it: wait for it too.
+    wait_for("the probe failure event", || {
+        let events = pg.kubectl_ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=probed",
+            "-o",
+            "jsonpath={.items[*].message}",
+        ]);
+        events
+            .contains("Readiness probe failed: HTTP probe failed with statuscode: 404")
+            .then_some(())
+    });
     std::fs::write(&healthz, "").expect("repair the probe");
     wait_jsonpath(&pg, "probed", ready, "True");
 }

@@ -89,7 +89,7 @@ impl Proxy {
         if let Some(ctx) = req.extensions().get::<RequestContext>() {
             let mut l = ctx.0.lock();
             l.namespace = t.namespace.clone();
-            l.target = t.kind.kind_name().into();
+            l.target = t.kind.kind_name();
         }
         // Phase: check.
         if !target::is_proxy_method(req.method()) {
@@ -160,21 +160,35 @@ impl Proxy {
             original_uri: t.forwarded_uri(),
             upgrade,
         };
-        let query = req.uri().query().map(String::from);
+        let path_and_query = match req.uri().query() {
+            Some(q) => format!("{}?{q}", t.backend_path()),
+            None => t.backend_path().to_string(),
+        };
         let (mut parts, body) = req.into_parts();
         headers::prepare_request_headers(&mut parts.headers, &ctx);
+        let labels = parts.extensions.get::<RequestContext>().cloned();
+        // Only a bodiless service request may go to a second endpoint, so only then is a copy
+        // of the request kept.
         let bodiless = body.is_end_stream() || body.size_hint().exact() == Some(0);
+        let retryable = bodiless && t.kind == TargetKind::Service && shard_key.is_none();
 
         // Phase: send, with one retry elsewhere for services when nothing was sent.
         let mut upstream = upstream;
         let mut body = Some(body);
+        let mut parts = Some(parts);
         let resp = loop {
-            let uri = match upstream_uri(&upstream, t.backend_path(), query.as_deref()) {
+            let uri = match upstream_uri(&upstream, path_and_query.clone()) {
                 Ok(u) => u,
                 Err(s) => return synthetic(s),
             };
-            let mut out =
-                Request::from_parts(parts.clone(), body.take().unwrap_or_else(body::empty));
+            let Some(head) = (if retryable {
+                parts.clone()
+            } else {
+                parts.take()
+            }) else {
+                return synthetic(Status::internal("request already sent"));
+            };
+            let mut out = Request::from_parts(head, body.take().unwrap_or_else(body::empty));
             *out.uri_mut() = uri;
             *out.version_mut() = http::Version::HTTP_11;
             let load = self.resolver.load.acquire(upstream.addr);
@@ -192,9 +206,7 @@ impl Proxy {
                         if connect { "connect" } else { "protocol" },
                     );
                     if connect
-                        && bodiless
-                        && t.kind == TargetKind::Service
-                        && shard_key.is_none()
+                        && retryable
                         && let Ok(next) = self.resolve(&t, None, None, Some(upstream.addr)).await
                         && next.addr != upstream.addr
                     {
@@ -210,7 +222,11 @@ impl Proxy {
             }
         };
         let (resp, load) = resp;
-        self.record_ordinal(&parts.extensions, &upstream);
+        if let (Some(ctx), Some((set, ordinal))) = (&labels, &upstream.ordinal) {
+            let mut l = ctx.0.lock();
+            l.statefulset = set.clone();
+            l.ordinal = ordinal.to_string();
+        }
 
         // Phase: rewrite the response.
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -255,15 +271,6 @@ impl Proxy {
         // The endpoint stays loaded until the response body ends.
         let tracked = super::tracked::Tracked::new(resp_body, Box::new(move |_, _| drop(load)));
         Response::from_parts(rparts, tracked.into())
-    }
-
-    fn record_ordinal(&self, ext: &http::Extensions, upstream: &Upstream) {
-        if let (Some(ctx), Some((set, ordinal))) = (ext.get::<RequestContext>(), &upstream.ordinal)
-        {
-            let mut l = ctx.0.lock();
-            l.statefulset = set.clone();
-            l.ordinal = ordinal.to_string();
-        }
     }
 
     /// Resolves, waiting (up to `wait`) while the failure is one that time can fix.
@@ -363,19 +370,16 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
-fn upstream_uri(u: &Upstream, path: &str, query: Option<&str>) -> Result<http::Uri, Status> {
+fn upstream_uri(u: &Upstream, path_and_query: String) -> Result<http::Uri, Status> {
     let authority = match u.addr {
         std::net::SocketAddr::V4(a) => a.to_string(),
+        // Without the scope id `SocketAddrV6` would print (`%eth0` is no URI authority).
         std::net::SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-    };
-    let pq = match query {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_string(),
     };
     http::Uri::builder()
         .scheme(u.scheme.as_str())
         .authority(authority)
-        .path_and_query(pq)
+        .path_and_query(path_and_query)
         .build()
         .map_err(|e| Status::bad_request(format!("invalid proxy path: {e}")))
 }

@@ -26,9 +26,7 @@
 
 use std::net::IpAddr;
 
-use http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONNECTION, HOST, PROXY_AUTHORIZATION, TE, UPGRADE,
-};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONNECTION, HOST, TE, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// Marks responses podgate made itself (errors, redirects), so clients can tell them from
@@ -83,42 +81,23 @@ pub struct ForwardContext {
 /// Rewrites a client's request headers into the headers the backend receives (see the module
 /// docs for the full list).
 pub fn prepare_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext) {
-    let upgrade_protocol = if ctx.upgrade {
-        headers.get(UPGRADE).cloned()
-    } else {
-        None
-    };
-    let wants_trailers = contains_token(headers, &TE, "trailers");
-
-    remove_hop_by_hop(headers);
-    if wants_trailers {
-        headers.insert(TE, HeaderValue::from_static("trailers"));
-    }
-    if let Some(protocol) = upgrade_protocol {
-        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(UPGRADE, protocol);
-    }
-
-    headers.remove(AUTHORIZATION);
-    headers.remove(PROXY_AUTHORIZATION);
-    for name in FRONT_PROXY_HEADERS {
-        headers.remove(name);
-    }
-    remove_matching(headers, |name| {
-        name.starts_with("impersonate-")
-            || name.starts_with("x-remote-extra-")
-            || name.starts_with(PODGATE_PREFIX)
+    let kept = HopByHopKept::take(headers, ctx.upgrade);
+    strip(headers, |name| {
+        name == AUTHORIZATION
+            || FRONT_PROXY_HEADERS.contains(&name.as_str())
+            || starts_with_any(name, &["impersonate-", "x-remote-extra-", PODGATE_PREFIX])
     });
+    kept.restore(headers);
 
     append_forwarded_for(headers, ctx.client_ip);
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(ctx.proto));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(ctx.proto));
     if let Some(host) = &ctx.host {
-        headers.insert("x-forwarded-host", host.clone());
+        headers.insert(X_FORWARDED_HOST, host.clone());
         headers.insert(HOST, host.clone());
     }
     match HeaderValue::from_str(&ctx.original_uri) {
-        Ok(uri) => headers.insert("x-forwarded-uri", uri),
-        Err(_) => headers.remove("x-forwarded-uri"),
+        Ok(uri) => headers.insert(X_FORWARDED_URI, uri),
+        Err(_) => headers.remove(X_FORWARDED_URI),
     };
 }
 
@@ -132,20 +111,9 @@ pub fn prepare_api_request_headers(
     client_ip: Option<IpAddr>,
     upgrade: bool,
 ) {
-    let upgrade_protocol = if upgrade {
-        headers.get(UPGRADE).cloned()
-    } else {
-        None
-    };
-    let wants_trailers = contains_token(headers, &TE, "trailers");
-    remove_hop_by_hop(headers);
-    if wants_trailers {
-        headers.insert(TE, HeaderValue::from_static("trailers"));
-    }
-    if let Some(protocol) = upgrade_protocol {
-        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(UPGRADE, protocol);
-    }
+    let kept = HopByHopKept::take(headers, upgrade);
+    strip(headers, |_| false);
+    kept.restore(headers);
     if let Some(ip) = client_ip {
         append_forwarded_for(headers, ip);
     }
@@ -153,7 +121,7 @@ pub fn prepare_api_request_headers(
 
 /// Removes hop-by-hop headers from an API server's response (not for `101` responses).
 pub fn prepare_api_response_headers(headers: &mut HeaderMap) {
-    remove_hop_by_hop(headers);
+    strip(headers, |_| false);
 }
 
 /// Rewrites a backend's response headers into the headers the client receives: hop-by-hop
@@ -164,17 +132,22 @@ pub fn prepare_api_response_headers(headers: &mut HeaderMap) {
 ///
 /// Not for `101 Switching Protocols` responses, whose `Connection`/`Upgrade` must survive.
 pub fn prepare_response_headers(headers: &mut HeaderMap) {
-    remove_hop_by_hop(headers);
-    for name in CORS_HEADERS {
-        headers.remove(name);
-    }
-    remove_matching(headers, |name| name.starts_with(PODGATE_PREFIX));
-
-    let backend_cache_control: Vec<HeaderValue> =
-        headers.get_all(CACHE_CONTROL).iter().cloned().collect();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static(PRIVATE_NO_CACHE));
-    for value in backend_cache_control {
-        headers.append(CACHE_CONTROL, value);
+    strip(headers, |name| {
+        CORS_HEADERS.contains(&name.as_str()) || name.as_str().starts_with(PODGATE_PREFIX)
+    });
+    let private = HeaderValue::from_static(PRIVATE_NO_CACHE);
+    match headers.entry(CACHE_CONTROL) {
+        http::header::Entry::Vacant(e) => {
+            e.insert(private);
+        }
+        http::header::Entry::Occupied(mut e) => {
+            // Rare: the backend set its own; keep its values after the API server's.
+            let backend: Vec<HeaderValue> = e.iter().cloned().collect();
+            e.insert(private);
+            for value in backend {
+                e.append(value);
+            }
+        }
     }
 }
 
@@ -186,37 +159,84 @@ pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
     headers.contains_key(UPGRADE) && contains_token(headers, &CONNECTION, "upgrade")
 }
 
-/// Whether any value of header `name` lists `token` (case-insensitive, comma-separated).
-fn contains_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        value
-            .to_str()
-            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    })
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+
+/// The hop-by-hop headers that survive the hop: `TE: trailers` when the client sent it, and
+/// `Connection: upgrade` + `Upgrade` for an upgrade.
+struct HopByHopKept {
+    trailers: bool,
+    upgrade: Option<HeaderValue>,
 }
 
-/// Removes `Connection` (with every header it names) and the other hop-by-hop headers.
-fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+impl HopByHopKept {
+    fn take(headers: &HeaderMap, upgrade: bool) -> Self {
+        Self {
+            trailers: contains_token(headers, &TE, "trailers"),
+            upgrade: if upgrade {
+                headers.get(UPGRADE).cloned()
+            } else {
+                None
+            },
+        }
+    }
+
+    fn restore(self, headers: &mut HeaderMap) {
+        if self.trailers {
+            headers.insert(TE, HeaderValue::from_static("trailers"));
+        }
+        if let Some(protocol) = self.upgrade {
+            headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(UPGRADE, protocol);
+        }
+    }
+}
+
+/// Whether any comma-separated token of any `name` header equals `token` (ASCII case-insensitive).
+fn contains_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .any(|value| has_token(value, token))
+}
+
+fn has_token(value: &HeaderValue, token: &str) -> bool {
+    value
+        .to_str()
+        .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+fn starts_with_any(name: &HeaderName, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|p| name.as_str().starts_with(p))
+}
+
+/// Removes, in one pass over the header names, every hop-by-hop header (the fixed list and
+/// those `Connection` names) and every header `also` picks. Most messages carry none of them:
+/// nothing is allocated or rehashed then.
+fn strip(headers: &mut HeaderMap, also: impl Fn(&HeaderName) -> bool) {
+    // Names `Connection` lists beyond the fixed list (`keep-alive`, `close` and `upgrade` are
+    // the usual tokens and need no search).
+    let named: Vec<&str> = headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|t| {
+            !t.is_empty()
+                && !t.eq_ignore_ascii_case("close")
+                && !HOP_BY_HOP.iter().any(|h| t.eq_ignore_ascii_case(h))
+        })
         .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
-
-/// Removes every header whose (lower-case) name matches.
-fn remove_matching(headers: &mut HeaderMap, matches: impl Fn(&str) -> bool) {
     let doomed: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| matches(name.as_str()))
+        .filter(|name| {
+            HOP_BY_HOP.contains(&name.as_str())
+                || also(name)
+                || named.iter().any(|t| t.eq_ignore_ascii_case(name.as_str()))
+        })
         .cloned()
         .collect();
     for name in doomed {
@@ -224,18 +244,36 @@ fn remove_matching(headers: &mut HeaderMap, matches: impl Fn(&str) -> bool) {
     }
 }
 
-/// Appends the client IP to `X-Forwarded-For`, folding earlier values into one `a, b, ip` list
-/// as Go's `ReverseProxy` does.
+/// Appends the client's IP to `X-Forwarded-For`, folding earlier values into one header.
 fn append_forwarded_for(headers: &mut HeaderMap, client_ip: IpAddr) {
-    let ip = client_ip.to_canonical().to_string();
-    let mut folded: Vec<u8> = Vec::new();
-    for prior in headers.get_all("x-forwarded-for") {
+    use std::io::Write as _;
+    let mut folded: Vec<u8> = Vec::with_capacity(64);
+    for prior in headers.get_all(X_FORWARDED_FOR) {
         folded.extend_from_slice(prior.as_bytes());
         folded.extend_from_slice(b", ");
     }
-    folded.extend_from_slice(ip.as_bytes());
-    if let Ok(value) = HeaderValue::from_bytes(&folded).or_else(|_| HeaderValue::from_str(&ip)) {
-        headers.insert("x-forwarded-for", value);
+    match client_ip.to_canonical() {
+        // By hand: `Display` goes through the formatting machinery, on every request.
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    folded.push(b'.');
+                }
+                if octet >= 100 {
+                    folded.push(b'0' + octet / 100);
+                }
+                if octet >= 10 {
+                    folded.push(b'0' + octet / 10 % 10);
+                }
+                folded.push(b'0' + octet % 10);
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(folded, "{v6}");
+        }
+    }
+    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(folded)) {
+        headers.insert(X_FORWARDED_FOR, value);
     }
 }
 

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use std::collections::HashMap;
+
+use parking_lot::{Mutex, RwLock};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -21,13 +23,13 @@ pub struct RequestLabels {
     /// Namespace of the target ("" for non-namespaced requests).
     pub namespace: String,
     /// `pod`, `service`, `api` or `local`.
-    pub target: String,
+    pub target: &'static str,
     /// The StatefulSet of the pod that served the request, if any.
     pub statefulset: String,
     /// The pod's ordinal in that set, if any.
     pub ordinal: String,
     /// `1xx` … `5xx`.
-    pub code: String,
+    pub code: &'static str,
 }
 
 /// The labels of an upstream failure.
@@ -36,9 +38,9 @@ pub struct ErrorLabels {
     /// Namespace of the target.
     pub namespace: String,
     /// `pod` or `service`.
-    pub target: String,
+    pub target: &'static str,
     /// `connect`, `no_endpoints`, `not_found`, `not_allowed`, `protocol`.
-    pub reason: String,
+    pub reason: &'static str,
 }
 
 /// What the route learns about a request, read once when it ends (a per-request context).
@@ -57,6 +59,15 @@ pub struct Metrics {
     pub in_flight: Gauge<i64, AtomicI64>,
     /// Client connections open now.
     pub open_connections: Gauge<i64, AtomicI64>,
+    /// The series of each label set seen so far, so a request costs one lookup, not three.
+    series: RwLock<HashMap<RequestLabels, Arc<Series>>>,
+}
+
+/// The request series of one label set (handles into the families above).
+struct Series {
+    requests: Counter,
+    duration: Histogram,
+    bytes: Counter,
 }
 
 impl Metrics {
@@ -105,25 +116,37 @@ impl Metrics {
             upstream_errors,
             in_flight,
             open_connections,
+            series: RwLock::default(),
         })
     }
 
     /// Records a finished request.
-    pub fn record(&self, labels: &RequestLabels, started: Instant, bytes: u64) {
-        self.requests.get_or_create(labels).inc();
-        self.duration
-            .get_or_create(labels)
-            .observe(started.elapsed().as_secs_f64());
-        self.bytes.get_or_create(labels).inc_by(bytes);
+    pub fn record(&self, labels: RequestLabels, started: Instant, bytes: u64) {
+        let series = self.series(labels);
+        series.requests.inc();
+        series.duration.observe(started.elapsed().as_secs_f64());
+        series.bytes.inc_by(bytes);
+    }
+
+    fn series(&self, labels: RequestLabels) -> Arc<Series> {
+        if let Some(s) = self.series.read().get(&labels) {
+            return s.clone();
+        }
+        let series = Arc::new(Series {
+            requests: self.requests.get_or_create(&labels).clone(),
+            duration: self.duration.get_or_create(&labels).clone(),
+            bytes: self.bytes.get_or_create(&labels).clone(),
+        });
+        self.series.write().entry(labels).or_insert(series).clone()
     }
 
     /// Counts an upstream failure.
-    pub fn upstream_error(&self, namespace: &str, target: &str, reason: &str) {
+    pub fn upstream_error(&self, namespace: &str, target: &'static str, reason: &'static str) {
         self.upstream_errors
             .get_or_create(&ErrorLabels {
                 namespace: namespace.into(),
-                target: target.into(),
-                reason: reason.into(),
+                target,
+                reason,
             })
             .inc();
     }
@@ -137,8 +160,14 @@ impl Metrics {
 }
 
 /// The status class label of a code.
-pub fn code_class(code: u16) -> String {
-    format!("{}xx", code / 100)
+pub fn code_class(code: u16) -> &'static str {
+    match code / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
 }
 
 // === impl MetricsLayer ===
@@ -200,9 +229,10 @@ where
                     return Err(e);
                 }
             };
-            let mut labels = ctx.0.lock().clone();
+            // The route is done with the context once the response head is here.
+            let mut labels = std::mem::take(&mut *ctx.0.lock());
             if labels.target.is_empty() {
-                labels.target = "api".into();
+                labels.target = "api";
             }
             labels.code = code_class(resp.status().as_u16());
             let (parts, body) = resp.into_parts();
@@ -211,7 +241,7 @@ where
                 body,
                 Box::new(move |bytes, _ok| {
                     m.in_flight.dec();
-                    m.record(&labels, started, bytes);
+                    m.record(labels, started, bytes);
                 }),
             );
             Ok(http::Response::from_parts(parts, tracked.into()))

@@ -92,7 +92,7 @@ pub struct GatewayParts {
 /// Assembles the gateway stack, read top to bottom.
 pub fn stack(parts: GatewayParts) -> HttpService {
     let route = Route {
-        api: parts.api,
+        api: Arc::new(parts.api),
         readiness: parts.readiness,
         proxy: parts.proxy,
         metrics: parts.metrics.clone(),
@@ -150,7 +150,7 @@ pub struct ProxyStackParts {
 /// Assembles the `podgate proxy` stack, read top to bottom.
 pub fn proxy_stack(parts: ProxyStackParts) -> HttpService {
     let route = Route {
-        api: parts.api,
+        api: Arc::new(parts.api),
         readiness: Readiness::default(),
         proxy: parts.proxy,
         metrics: parts.metrics.clone(),
@@ -187,7 +187,7 @@ pub fn admin_stack(readiness: Readiness, metrics: Arc<metrics::Metrics>) -> Http
     let not_found =
         tower::service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(www::not_found()) });
     let route = Route {
-        api: BoxCloneSyncService::new(not_found),
+        api: Arc::new(BoxCloneSyncService::new(not_found)),
         readiness,
         proxy: None,
         metrics,
@@ -202,7 +202,9 @@ pub fn admin_stack(readiness: Readiness, metrics: Arc<metrics::Metrics>) -> Http
 /// The last step: local handlers, or the API.
 #[derive(Clone)]
 struct Route {
-    api: HttpService,
+    /// Behind an `Arc`: every layer above clones its inner service per request, and cloning a
+    /// boxed service allocates.
+    api: Arc<HttpService>,
     readiness: Readiness,
     proxy: Option<Arc<forward::Proxy>>,
     metrics: Arc<metrics::Metrics>,
@@ -236,7 +238,7 @@ impl tower::Service<Request<Body>> for Route {
             });
         }
         if !self.local {
-            let mut api = self.api.clone();
+            let mut api = (*self.api).clone();
             return Box::pin(async move { tower::Service::call(&mut api, req).await });
         }
         if path == "/metrics" {
@@ -270,7 +272,7 @@ impl tower::Service<Request<Body>> for Route {
                 })
             }
             _ => {
-                let mut api = self.api.clone();
+                let mut api = (*self.api).clone();
                 Box::pin(async move { tower::Service::call(&mut api, req).await })
             }
         }
@@ -281,7 +283,7 @@ impl tower::Service<Request<Body>> for Route {
 fn local(req: &Request<Body>, namespace: &str) {
     if let Some(ctx) = req.extensions().get::<metrics::RequestContext>() {
         let mut l = ctx.0.lock();
-        l.target = "local".into();
+        l.target = "local";
         l.namespace = namespace.into();
     }
 }

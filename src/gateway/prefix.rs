@@ -11,6 +11,7 @@
 //!   (`stripLeaveSlash`); one that does is kept (so `--api-prefix=/api/` serves only `/api/…`).
 //!   The strip works on the raw path, so encoded characters reach the API server unchanged.
 
+use std::borrow::Cow;
 use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -47,9 +48,10 @@ fn with_slash(s: &str) -> String {
 
 /// What the mux does with a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Routed {
-    /// To the API side, with this path (after the strip; query not included).
-    Api(String),
+pub enum Routed<'a> {
+    /// To the API side, with this path (after the strip; query not included); borrowed when
+    /// the request's own path goes on unchanged.
+    Api(Cow<'a, str>),
     /// To the static files, with this path relative to the www root (still encoded).
     Static(String),
     /// 301 to this location.
@@ -59,7 +61,7 @@ pub enum Routed {
 }
 
 /// Routes a raw request path (kubectl's mux, see the module docs).
-pub fn route(prefixes: &Prefixes, www_enabled: bool, raw_path: &str) -> Routed {
+pub fn route<'a>(prefixes: &Prefixes, www_enabled: bool, raw_path: &'a str) -> Routed<'a> {
     if let Some(clean) = cleaned(raw_path) {
         return Routed::Redirect(clean);
     }
@@ -70,10 +72,10 @@ pub fn route(prefixes: &Prefixes, www_enabled: bool, raw_path: &str) -> Routed {
     }
     if api {
         if prefixes.api.starts_with("/api") {
-            return Routed::Api(raw_path.to_string());
+            return Routed::Api(Cow::Borrowed(raw_path));
         }
         let rest = &raw_path[prefixes.api.len()..];
-        return Routed::Api(format!("/{rest}"));
+        return Routed::Api(Cow::Owned(format!("/{rest}")));
     }
     for prefix in [Some(&prefixes.api), www_enabled.then_some(&prefixes.www)]
         .into_iter()
@@ -92,30 +94,31 @@ pub fn cleaned(raw: &str) -> Option<String> {
     if !raw.starts_with('/') {
         return None;
     }
-    let segments: Vec<&str> = raw[1..].split('/').collect();
-    let last = segments.len() - 1;
-    let is_dot = |s: &str| {
-        let d = super::filter::decoded_path(s);
-        d == "." || d == ".."
-    };
-    let dirty = segments
-        .iter()
-        .enumerate()
-        .any(|(i, s)| is_dot(s) || (s.is_empty() && i != last));
+    let is_dot = |s: &str| super::target::dot_segment(s).is_some();
+    // Checked without allocating: almost every path is clean.
+    let mut rest = raw[1..].split('/').peekable();
+    let mut dirty = false;
+    while let Some(s) = rest.next() {
+        if is_dot(s) || (s.is_empty() && rest.peek().is_some()) {
+            dirty = true;
+            break;
+        }
+    }
     if !dirty {
         return None;
     }
+    let segments: Vec<&str> = raw[1..].split('/').collect();
     let mut out: Vec<&str> = Vec::new();
     for s in &segments {
         if s.is_empty() {
             continue;
         }
-        match super::filter::decoded_path(s).as_str() {
-            "." => {}
-            ".." => {
+        match super::target::dot_segment(s) {
+            Some(super::target::Dot::Current) => {}
+            Some(super::target::Dot::Parent) => {
                 out.pop();
             }
-            _ => out.push(s),
+            None => out.push(s),
         }
     }
     let mut path = format!("/{}", out.join("/"));
@@ -186,7 +189,9 @@ where
         let routed = route(&self.prefixes, self.www.is_some(), req.uri().path());
         match routed {
             Routed::Api(path) => {
-                if let Some(uri) = with_path(req.uri(), &path) {
+                if let Cow::Owned(path) = path
+                    && let Some(uri) = with_path(req.uri(), &path)
+                {
                     *req.uri_mut() = uri;
                 }
                 // The clone is ready: `poll_ready` was called on `inner`, and the ready service

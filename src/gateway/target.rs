@@ -173,26 +173,30 @@ impl TargetError {
 /// to the API), `Some(Err(_))` when it is one but its name segment is invalid.
 pub fn parse(path: &str) -> Option<Result<ProxyTarget, TargetError>> {
     let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let full = path;
     let rest = path.strip_prefix(NAMESPACES_PREFIX)?;
     let (ns_raw, rest) = rest.split_once('/')?;
     let (kind_raw, rest) = rest.split_once('/')?;
     let kind = TargetKind::from_segment(kind_raw)?;
     let (id_raw, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    // `sub` keeps its leading `/`.
     let sub = match rest {
         "proxy" => None,
-        _ => Some(rest.strip_prefix("proxy/")?),
+        _ => {
+            let after = rest.strip_prefix("proxy")?;
+            if !after.starts_with('/') {
+                return None;
+            }
+            Some(after)
+        }
     };
     let namespace = decode_segment(ns_raw)?;
     let id = decode_segment(id_raw)?;
 
-    let path = match sub {
-        None => String::new(),
-        Some(sub) => clean_path(&format!("/{sub}")),
-    };
-    let prefix = format!(
-        "{NAMESPACES_PREFIX}{ns_raw}/{}/{id_raw}/proxy",
-        kind.as_str()
-    );
+    let path = sub.map(clean_path).unwrap_or_default();
+    // The prefix is the request path up to and including `proxy`, exactly as sent (`sub` is
+    // the rest of it).
+    let prefix = full[..full.len() - sub.map_or(0, str::len)].to_string();
 
     let Some((scheme, scheme_explicit, name, port)) = split_scheme_name_port(&id) else {
         return Some(Err(TargetError::InvalidId { kind, id }));
@@ -247,6 +251,9 @@ pub fn is_proxy_method(method: &Method) -> bool {
 /// well (`%2e`). Every other segment, `%2F` included, is kept byte for byte. The result always
 /// starts with `/`.
 pub fn clean_path(path: &str) -> String {
+    if is_clean(path) {
+        return path.to_string();
+    }
     let mut kept: Vec<&str> = Vec::new();
     for segment in path.split('/').filter(|s| !s.is_empty()) {
         match dot_segment(segment) {
@@ -268,23 +275,51 @@ pub fn clean_path(path: &str) -> String {
     out
 }
 
+/// Whether `clean_path` would return `path` unchanged: it starts with `/`, has no empty segment
+/// but a trailing one, and no dot segment (the common case, checked without allocating).
+fn is_clean(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || dot_segment(segment).is_some() {
+            return false;
+        }
+    }
+    true
+}
+
 /// A dot segment of a path.
-enum Dot {
+pub enum Dot {
     /// `.`
     Current,
     /// `..`
     Parent,
 }
 
-/// Whether a segment is `.` or `..`, in plain or percent-encoded form (`%2e`, `.%2E`, ...).
-fn dot_segment(segment: &str) -> Option<Dot> {
-    if segment.len() > "%2e%2e".len() {
-        return None;
+/// Whether a segment is `.` or `..`, in plain or percent-encoded form (`%2e`, `.%2E`, ...);
+/// checked without decoding.
+pub fn dot_segment(segment: &str) -> Option<Dot> {
+    let b = segment.as_bytes();
+    let (mut i, mut dots) = (0, 0);
+    while i < b.len() {
+        if b[i] == b'.' {
+            i += 1;
+        } else if b[i] == b'%'
+            && b.get(i + 1) == Some(&b'2')
+            && b.get(i + 2).is_some_and(|c| c | 0x20 == b'e')
+        {
+            i += 3;
+        } else {
+            return None;
+        }
+        dots += 1;
     }
-    let decoded: Vec<u8> = percent_decode_str(segment).collect();
-    match decoded.as_slice() {
-        b"." => Some(Dot::Current),
-        b".." => Some(Dot::Parent),
+    match dots {
+        1 => Some(Dot::Current),
+        2 => Some(Dot::Parent),
         _ => None,
     }
 }

@@ -149,18 +149,32 @@ impl ApiUpstream {
         })
     }
 
-    /// The upstream URI for a request path and query.
-    fn uri(&self, path: &str, query: Option<&str>) -> Result<Uri, http::Error> {
+    /// The upstream URI for a request's path and query (reused as they are unless the server
+    /// path goes in front).
+    fn uri(&self, incoming: &Uri) -> Result<Uri, http::Error> {
         let s = &self.shared;
-        let prefix = if s.append_server_path {
-            s.server_path.as_str()
-        } else {
-            ""
+        let path = match incoming.path() {
+            "" => "/",
+            p => p,
         };
-        let path = if path.is_empty() { "/" } else { path };
-        let pq = match query {
-            Some(q) => format!("{prefix}{path}?{q}"),
-            None => format!("{prefix}{path}"),
+        let pq = match incoming.path_and_query() {
+            Some(pq)
+                if (!s.append_server_path || s.server_path.is_empty()) && pq.path() == path =>
+            {
+                pq.clone()
+            }
+            _ => {
+                let prefix = if s.append_server_path {
+                    s.server_path.as_str()
+                } else {
+                    ""
+                };
+                let text = match incoming.query() {
+                    Some(q) => format!("{prefix}{path}?{q}"),
+                    None => format!("{prefix}{path}"),
+                };
+                http::uri::PathAndQuery::try_from(text)?
+            }
         };
         Uri::builder()
             .scheme(s.scheme.clone())
@@ -171,7 +185,7 @@ impl ApiUpstream {
 
     async fn forward(self, mut req: Request<Body>) -> Response<Body> {
         let upgrade = headers::is_upgrade_request(req.headers());
-        let uri = match self.uri(req.uri().path(), req.uri().query()) {
+        let uri = match self.uri(req.uri()) {
             Ok(u) => u,
             Err(e) => return super::synthetic(Status::bad_request(format!("invalid path: {e}"))),
         };
@@ -387,11 +401,11 @@ mod tests {
         let c = config("https://10.0.0.1:6443/k8s/clusters/c-x/");
         let plain = ApiUpstream::new(&c, &UpstreamOptions::default()).unwrap();
         assert_eq!(
-            plain.uri("/api/v1/pods", Some("watch=1")).unwrap(),
+            plain.uri(&"/api/v1/pods?watch=1".parse().unwrap()).unwrap(),
             "https://10.0.0.1:6443/api/v1/pods?watch=1"
         );
         assert_eq!(
-            plain.uri("/a/b%2Fc", None).unwrap(),
+            plain.uri(&"/a/b%2Fc".parse().unwrap()).unwrap(),
             "https://10.0.0.1:6443/a/b%2Fc"
         );
         let appended = ApiUpstream::new(
@@ -403,8 +417,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            appended.uri("/api/v1/services/", None).unwrap(),
+            appended.uri(&"/api/v1/services/".parse().unwrap()).unwrap(),
             "https://10.0.0.1:6443/k8s/clusters/c-x/api/v1/services/"
+        );
+        assert_eq!(
+            appended
+                .uri(&"/api/v1/pods?watch=1".parse().unwrap())
+                .unwrap(),
+            "https://10.0.0.1:6443/k8s/clusters/c-x/api/v1/pods?watch=1"
         );
     }
 
