@@ -96,24 +96,29 @@ where
 {
     /// Starts watching `api` (of dynamic type `dyntype`) on `tasks`.
     pub fn spawn_with(api: Api<K>, dyntype: K::DynamicType, tasks: &mut JoinSet<()>) -> Self {
-        let writer = reflector::store::Writer::new(dyntype);
+        let writer = reflector::store::Writer::new(dyntype.clone());
         let store = writer.as_reader();
         let (tx, _) = broadcast::channel(FANOUT_CAPACITY);
         let sender = tx.clone();
+        let kind = K::kind(&dyntype).to_string();
         let events = reflector::reflector(
             writer,
             watcher::watcher(api, watcher::Config::default()).default_backoff(),
         );
         tasks.spawn(async move {
+            tracing::debug!(%kind, "watching");
             let mut events = std::pin::pin!(events);
             while let Some(event) = events.next().await {
                 let change = match event {
                     Ok(Event::Apply(o)) => Change::Applied(Arc::new(o)),
                     Ok(Event::Delete(o)) => Change::Deleted(Arc::new(o)),
-                    Ok(Event::InitDone) => Change::Resync,
+                    Ok(Event::InitDone) => {
+                        tracing::debug!(%kind, "cache filled");
+                        Change::Resync
+                    }
                     Ok(Event::Init | Event::InitApply(_)) => continue,
                     Err(e) => {
-                        tracing::debug!(error = %e, "watch failed; retrying");
+                        tracing::debug!(%kind, error = %e, "watch failed; retrying");
                         continue;
                     }
                 };
