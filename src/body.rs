@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full, combinators::UnsyncBoxBody};
 
 /// A boxed, streaming error type for bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The response (and forwarded request) body: streaming, `Send`, boxed.
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;

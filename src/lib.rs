@@ -4,9 +4,12 @@
 pub mod apiserver;
 pub mod body;
 pub mod cli;
+pub mod cluster;
 pub mod controller;
 pub mod gateway;
-// pub mod pet;
+pub mod node;
+pub mod pet;
+pub mod proxycmd;
 pub mod secrets;
 pub mod status;
 pub mod store;

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use podgate::cli::{Cli, Command};
+use podgate::gateway::forward::ProxyOptions;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
@@ -28,15 +29,25 @@ fn main() -> anyhow::Result<()> {
                 files,
                 listen,
                 state_dir,
+                proxy_wait,
+                no_rewrite,
+                auth,
             } => {
+                let proxy = ProxyOptions {
+                    rewrite: !no_rewrite,
+                    default_wait: proxy_wait,
+                };
                 podgate::up::run(podgate::up::UpOptions {
                     listen,
                     state_dir,
                     manifests: files,
+                    proxy,
+                    auth,
                 })
                 .await
             }
-            Command::Pet { .. } => anyhow::bail!("todo"),
+            Command::Proxy(args) => podgate::proxycmd::run(*args).await,
+            Command::Pet { listen, data_dir } => podgate::pet::run(listen, data_dir).await,
         }
     })
 }

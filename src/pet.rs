@@ -29,7 +29,9 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 /// The address to listen on when none is given: `$POD_IP:8080`, or `0.0.0.0:8080`.
 pub fn default_listen(pod_ip: Option<&str>) -> SocketAddr {
-    let ip = pod_ip.and_then(|s| s.trim().parse::<IpAddr>().ok()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip = pod_ip
+        .and_then(|s| s.trim().parse::<IpAddr>().ok())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     SocketAddr::new(ip, DEFAULT_PORT)
 }
 
@@ -39,10 +41,17 @@ pub async fn run(listen: Option<SocketAddr>, data_dir: PathBuf) -> anyhow::Resul
     tokio::fs::create_dir_all(&data_dir)
         .await
         .with_context(|| format!("create data dir {}", data_dir.display()))?;
-    let listener = TcpListener::bind(addr).await.with_context(|| format!("listen on {addr}"))?;
-    println!("Kubia server starting on {} (data in {})", listener.local_addr()?, data_dir.display());
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listen on {addr}"))?;
+    println!(
+        "Kubia server starting on {} (data in {})",
+        listener.local_addr()?,
+        data_dir.display()
+    );
     let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
@@ -54,7 +63,11 @@ pub async fn run(listen: Option<SocketAddr>, data_dir: PathBuf) -> anyhow::Resul
 }
 
 /// Serves connections from `listener` until `shutdown` completes.
-pub async fn serve(listener: TcpListener, data_dir: Arc<PathBuf>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    data_dir: Arc<PathBuf>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -68,7 +81,9 @@ pub async fn serve(listener: TcpListener, data_dir: Arc<PathBuf>, shutdown: impl
         let data_dir = data_dir.clone();
         let service = service_fn(move |req| handle(req, data_dir.clone()));
         let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
@@ -80,31 +95,52 @@ pub async fn serve(listener: TcpListener, data_dir: Arc<PathBuf>, shutdown: impl
 fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 
-async fn handle(req: Request<Incoming>, data_dir: Arc<PathBuf>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    data_dir: Arc<PathBuf>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let host = hostname();
     let file = data_dir.join(DATA_FILE);
     let resp = match *req.method() {
         Method::POST => match Limited::new(req.into_body(), MAX_BODY).collect().await {
             Ok(body) => match store(&file, &body.to_bytes()).await {
                 Ok(()) => text(StatusCode::OK, format!("Data stored on pod {host}\n")),
-                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("Could not store data on pod {host}: {e}\n")),
+                Err(e) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("Could not store data on pod {host}: {e}\n"),
+                ),
             },
-            Err(e) => text(StatusCode::PAYLOAD_TOO_LARGE, format!("Could not read the request body: {e}\n")),
+            Err(e) => text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Could not read the request body: {e}\n"),
+            ),
         },
         Method::GET | Method::HEAD => {
             let data = match tokio::fs::read(&file).await {
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(_) => "No data posted yet".to_string(),
             };
-            text(StatusCode::OK, format!("You've hit {host}\nData stored on this pod: {data}\n"))
+            text(
+                StatusCode::OK,
+                format!("You've hit {host}\nData stored on this pod: {data}\n"),
+            )
         }
         _ => {
-            let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n".to_string());
-            resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD, POST"));
+            let mut resp = text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed\n".to_string(),
+            );
+            resp.headers_mut().insert(
+                header::ALLOW,
+                header::HeaderValue::from_static("GET, HEAD, POST"),
+            );
             resp
         }
     };
@@ -166,21 +202,56 @@ mod tests {
         }));
         let host = hostname();
 
-        let empty = request(addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let empty = request(
+            addr,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         assert!(empty.starts_with("HTTP/1.1 200"), "{empty}");
-        assert!(empty.ends_with(&format!("You've hit {host}\nData stored on this pod: No data posted yet\n")), "{empty}");
+        assert!(
+            empty.ends_with(&format!(
+                "You've hit {host}\nData stored on this pod: No data posted yet\n"
+            )),
+            "{empty}"
+        );
 
-        let post = request(addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nFoo").await;
-        assert!(post.ends_with(&format!("Data stored on pod {host}\n")), "{post}");
-        assert_eq!(std::fs::read_to_string(dir.path().join(DATA_FILE)).expect("stored"), "Foo");
+        let post = request(
+            addr,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nFoo",
+        )
+        .await;
+        assert!(
+            post.ends_with(&format!("Data stored on pod {host}\n")),
+            "{post}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(DATA_FILE)).expect("stored"),
+            "Foo"
+        );
 
-        let got = request(addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
-        assert!(got.ends_with(&format!("You've hit {host}\nData stored on this pod: Foo\n")), "{got}");
+        let got = request(
+            addr,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(
+            got.ends_with(&format!(
+                "You've hit {host}\nData stored on this pod: Foo\n"
+            )),
+            "{got}"
+        );
 
-        let del = request(addr, "DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let del = request(
+            addr,
+            "DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         assert!(del.starts_with("HTTP/1.1 405"), "{del}");
 
         let _ = stop_tx.send(());
-        tokio::time::timeout(std::time::Duration::from_secs(10), server).await.expect("stops").expect("task");
+        tokio::time::timeout(std::time::Duration::from_secs(10), server)
+            .await
+            .expect("stops")
+            .expect("task");
     }
 }

@@ -13,7 +13,11 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::apiserver::{ApiConfig, ApiServer, registry};
-use crate::gateway::{self, auth::TokenFile};
+use crate::cluster::ClusterView;
+use crate::gateway::auth::setup::{AuthOptions, UpAuth, load_tokens};
+use crate::gateway::forward::{Proxy, ProxyOptions};
+use crate::gateway::resolve::{AddressPolicy, Resolver};
+use crate::gateway::{self};
 use crate::secrets::write_secret;
 use crate::store::{self, Store};
 
@@ -26,6 +30,10 @@ pub struct UpOptions {
     pub state_dir: PathBuf,
     /// Manifests to apply at start (files or folders).
     pub manifests: Vec<PathBuf>,
+    /// How the pod and service proxy behaves.
+    pub proxy: ProxyOptions,
+    /// Authentication and TLS.
+    pub auth: AuthOptions,
 }
 
 /// Namespaces that exist from the start.
@@ -39,7 +47,10 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.state_dir)
         .with_context(|| format!("creating the state dir {}", opts.state_dir.display()))?;
     let token = ensure_token(&opts.state_dir)?;
-    let tokens = load_tokens(&opts.state_dir)?;
+    let tokens = load_tokens(
+        &opts.state_dir.join("tokens.csv"),
+        opts.auth.token_auth_file.as_deref(),
+    )?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;
@@ -52,7 +63,8 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     if !listen.ip().is_unspecified() {
         hosts.push(listen.ip().to_string());
     }
-    let tls = gateway::tls::local_ca(&opts.state_dir, &hosts)?;
+    hosts.extend(opts.auth.tls_san.iter().cloned());
+    let tls = gateway::tls::for_up(&opts.state_dir, &hosts, opts.auth.tls_files())?;
     write_kubeconfig(&opts.state_dir, listen, &token, &tls.ca_pem)?;
 
     let db = opts.state_dir.join("state.db");
@@ -65,23 +77,38 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         },
     );
     let client = kube::Client::new(api.clone(), "default");
+    let auth = UpAuth::start(&opts.state_dir, tokens, &client, &api)?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let readiness = gateway::Readiness::default();
+    let metrics = gateway::metrics::Metrics::new();
+    let cluster = ClusterView::start(client.clone());
+    let resolver = Arc::new(Resolver {
+        cluster: cluster.clone(),
+        policy: AddressPolicy::Loopback,
+        load: Default::default(),
+    });
+    let proxy = Arc::new(Proxy::new(resolver, opts.proxy.clone(), metrics.clone()));
     let stack = gateway::stack(gateway::GatewayParts {
         api: tower::util::BoxCloneSyncService::new(api.clone()),
-        tokens: Arc::new(tokens),
+        authn: auth.authn.clone(),
+        authz: auth.authz.clone(),
         readiness: readiness.clone(),
+        proxy: Some(proxy),
+        metrics: metrics.clone(),
     });
     let server = tokio::spawn(gateway::server::serve(
         listener,
         stack,
         Some(tls.server_config.clone()),
         Default::default(),
+        metrics.open_connections.clone(),
         shutdown_rx.clone(),
     ));
 
     ensure_namespaces(&client).await?;
+    auth.bootstrap(&client).await?;
+    cluster.ready().await;
     // The bundled controllers start here.
     let controllers = crate::controller::start(
         client.clone(),
@@ -90,6 +117,16 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         },
     );
     // The node agent starts here.
+    let node_agent = tokio::spawn(crate::node::run(
+        client.clone(),
+        crate::node::NodeConfig {
+            node_name: crate::node::default_node_name(),
+            state_dir: opts.state_dir.clone(),
+            bin_dir: crate::node::current_bin_dir(),
+            pod_cidr_base: std::net::Ipv4Addr::new(127, 1, 0, 1),
+        },
+        shutdown_rx.clone(),
+    ));
     for path in &opts.manifests {
         apply_path(&client, path)
             .await
@@ -106,10 +143,19 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         "  kubectl --kubeconfig {} get pods",
         opts.state_dir.join("kubeconfig").display()
     );
+    println!(
+        "  curl -H \"Authorization: Bearer $(cat {})\" http://{listen}/api/v1/namespaces/default/pods",
+        opts.state_dir.join("token").display()
+    );
 
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
+    match node_agent.await {
+        Ok(Err(e)) => tracing::error!(error = %e, "the node agent failed"),
+        Err(e) => tracing::error!(error = %e, "the node agent panicked"),
+        Ok(Ok(())) => {}
+    }
     controllers.shutdown().await;
     let _ = server.await;
     Ok(())
@@ -148,13 +194,6 @@ fn ensure_token(state_dir: &Path) -> anyhow::Result<String> {
         format!("{token},{ADMIN_USER},{ADMIN_USER},\"system:masters\"\n").as_bytes(),
     )?;
     Ok(token)
-}
-
-fn load_tokens(state_dir: &Path) -> anyhow::Result<TokenFile> {
-    let path = state_dir.join("tokens.csv");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(TokenFile::parse(&text)?)
 }
 
 /// Writes `<state>/kubeconfig` (0600) pointing at the listen address over HTTPS (kubectl sends

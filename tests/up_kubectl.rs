@@ -294,3 +294,52 @@ fn unauthenticated_requests_are_refused() {
         assert_eq!(mode(f), 0o600, "{f}");
     }
 }
+
+#[test]
+fn kubectl_generator_commands_send_protobuf_and_work() {
+    let pg = Podgate::start(&[]);
+    pg.kubectl_ok(&["create", "configmap", "cfg", "--from-literal=a=b"]);
+    assert_eq!(
+        pg.kubectl_ok(&["get", "cm", "cfg", "-o", "jsonpath={.data.a}"]),
+        "b"
+    );
+    pg.kubectl_ok(&["create", "secret", "generic", "s", "--from-literal=p=q"]);
+    assert_eq!(
+        pg.kubectl_ok(&["get", "secret", "s", "-o", "jsonpath={.data.p}"]),
+        "cQ=="
+    );
+    pg.kubectl_ok(&["create", "namespace", "team"]);
+    assert!(pg.kubectl_ok(&["get", "ns", "team"]).contains("Active"));
+    pg.kubectl_ok(&[
+        "run",
+        "p",
+        "--image=nginx",
+        "--port=8080",
+        "--env=A=1",
+        "--command",
+        "--",
+        "sleep",
+        "100",
+    ]);
+    let pod = pg.kubectl_ok(&["get", "pod", "p", "-o", "jsonpath={.spec.containers[0].command} {.spec.containers[0].env[0].value} {.metadata.labels.run}"]);
+    assert_eq!(pod, r#"["sleep","100"] 1 p"#);
+    pg.kubectl_ok(&[
+        "expose",
+        "pod",
+        "p",
+        "--port",
+        "80",
+        "--target-port",
+        "8080",
+    ]);
+    assert_eq!(
+        pg.kubectl_ok(&[
+            "get",
+            "svc",
+            "p",
+            "-o",
+            "jsonpath={.spec.ports[0].targetPort} {.spec.selector.run}"
+        ]),
+        "8080 p"
+    );
+}

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::registry::{RESOURCES, group_versions, verbs};
+use super::registry::{RESOURCES, group_versions};
 
 /// The Kubernetes version podgate's API speaks.
 pub const KUBE_MINOR: &str = "35";
@@ -77,7 +77,7 @@ pub fn resources(group: &str, version: &str) -> Option<Value> {
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": verbs(),
+            "verbs": r.verbs(),
         });
         if !r.short_names.is_empty() {
             entry["shortNames"] = json!(r.short_names);

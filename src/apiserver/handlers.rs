@@ -366,9 +366,17 @@ fn prepare_update(
     if meta::same_object(&next, current) {
         return Ok((Mutation::Unchanged, warnings));
     }
-    if meta::is_terminating(&next)
+    // As kube-apiserver's ShouldDeleteDuringUpdate: an update removes a terminating object only
+    // when no finalizer is left and its grace period is over (a pod's node still updates the
+    // status of a pod that terminates gracefully).
+    if meta::is_terminating(current)
         && meta::finalizers(&next).is_empty()
         && !has_spec_finalizers(def, &next)
+        && current
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            == 0
     {
         return Ok((Mutation::Delete, warnings));
     }
@@ -700,11 +708,11 @@ pub async fn write_scale(
     def: &'static ResourceDef,
     req: &Request,
     patch_type: Option<PatchType>,
+    content_type: &str,
     body: &[u8],
 ) -> Result<Value, Status> {
     let incoming: Value = match patch_type {
-        None => serde_json::from_slice(body)
-            .map_err(|e| Status::bad_request(format!("error decoding Scale: {e}")))?,
+        None => super::parse_json(content_type, body)?,
         Some(t) => patch::parse_body(t, body)?,
     };
     let written = modify(store, def, req, Part::Main, move |cur| {

@@ -5,6 +5,7 @@
 //! node, as kube-apiserver does to the kubelet). The gateway in front of it handles
 //! authentication; podgate's own components reach it in-process through `kube::Client`.
 
+pub mod authapis;
 pub mod defaults;
 pub mod discovery;
 pub mod handlers;
@@ -12,6 +13,7 @@ mod logs;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod request;
 pub mod selectors;
@@ -49,13 +51,14 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 pub struct Query(HashMap<String, String>);
 
 impl Query {
-    /// Parses a raw query string.
+    /// Parses a raw query string. A repeated parameter keeps its first value, as Go's
+    /// `url.Values.Get` and Kubernetes' parameter decoding do.
     pub fn parse(raw: Option<&str>) -> Self {
-        Self(
-            form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
-        )
+        let mut map = HashMap::new();
+        for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned() {
+            map.entry(k).or_insert(v);
+        }
+        Self(map)
     }
 
     /// One parameter.
@@ -63,9 +66,15 @@ impl Query {
         self.0.get(k).map(String::as_str)
     }
 
-    /// A boolean parameter (`true` or `1`).
+    /// A boolean parameter, read as Kubernetes reads them (`Convert_Slice_string_To_bool`):
+    /// absent, `0` or `false` (any case) is false; any other value, even empty, is true. The
+    /// gateway's authorization reads `watch` with this same function, so the verb it authorizes
+    /// is the one served.
     pub fn flag(&self, k: &str) -> bool {
-        matches!(self.get(k), Some("true" | "1"))
+        match self.get(k) {
+            None => false,
+            Some(v) => !(v == "0" || v.eq_ignore_ascii_case("false")),
+        }
     }
 
     /// `dryRun`: `All` or nothing.
@@ -129,6 +138,7 @@ struct Inner {
     store: Store,
     config: ApiConfig,
     logs: logs::LogProxy,
+    auth: std::sync::OnceLock<authapis::AuthApis>,
 }
 
 /// The API server. Cheap to clone.
@@ -145,7 +155,17 @@ impl ApiServer {
                 store,
                 config,
                 logs: logs::LogProxy::new(),
+                auth: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// Serves the authentication and authorization APIs (TokenRequest, TokenReview, the access
+    /// reviews) with `apis`; without this they answer 404. Installed once, after start-up,
+    /// because the authorizer's caches watch this very server.
+    pub fn install_auth(&self, apis: authapis::AuthApis) {
+        if self.inner.auth.set(apis).is_err() {
+            tracing::warn!("the auth APIs were already installed");
         }
     }
 
@@ -251,6 +271,10 @@ impl ApiServer {
         }
         let verb = r.info.verb;
         let method = req.method().clone();
+        let user = req
+            .extensions()
+            .get::<crate::gateway::auth::UserInfo>()
+            .cloned();
         let body = if matches!(
             method,
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE
@@ -275,7 +299,20 @@ impl ApiServer {
                 v.clone()
             }
         };
+        if def.shape == registry::Shape::Review {
+            let apis = self.inner.auth.get().ok_or_else(Status::no_route)?;
+            if verb != "create" || r.info.name.is_some() {
+                return Err(Status::method_not_supported());
+            }
+            let value = parse_json(&content_type, &body)?;
+            return authapis::review(apis, def, &r, user.as_ref(), value).await;
+        }
         match (sub.as_deref(), verb) {
+            (Some("token"), "create") => {
+                let apis = self.inner.auth.get().ok_or_else(Status::no_route)?;
+                let value = parse_json(&content_type, &body)?;
+                authapis::token_request(apis, store, def, &r, value).await
+            }
             (None, "get") => Ok(json_response(
                 StatusCode::OK,
                 &render(&handlers::get(store, def, &r)?),
@@ -416,7 +453,7 @@ impl ApiServer {
                 };
                 Ok(json_response(
                     StatusCode::OK,
-                    &handlers::write_scale(store, def, &r, pt, &body).await?,
+                    &handlers::write_scale(store, def, &r, pt, &content_type, &body).await?,
                 ))
             }
             (Some("binding"), "create") => {
@@ -484,7 +521,7 @@ where
 }
 
 /// Decodes a JSON (or YAML) request body.
-fn parse_json(content_type: &str, body: &[u8]) -> Result<Value, Status> {
+pub(crate) fn parse_json(content_type: &str, body: &[u8]) -> Result<Value, Status> {
     let base = content_type.split(';').next().unwrap_or("").trim();
     match base {
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
@@ -492,6 +529,7 @@ fn parse_json(content_type: &str, body: &[u8]) -> Result<Value, Status> {
                 "the body of the request could not be decoded as JSON: {e}"
             ))
         }),
+        protobuf::CONTENT_TYPE => protobuf::decode(body),
         "application/yaml" => serde_yaml_ng::from_slice(body).map_err(|e| {
             Status::bad_request(format!(
                 "the body of the request could not be decoded as YAML: {e}"

@@ -58,6 +58,10 @@ pub fn document(path: &str) -> Option<Value> {
             json!({"operationId": format!("{action}{}", r.kind), "x-kubernetes-action": action,
                    "x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {}})
         };
+        if r.shape == super::registry::Shape::Review {
+            paths.insert(base.clone(), json!({"post": op("post", &write)}));
+            continue;
+        }
         paths.insert(base.clone(), json!({
             "get": op("list", &query_params(&["labelSelector", "fieldSelector", "limit", "continue", "watch", "resourceVersion"])),
             "post": op("post", &write),

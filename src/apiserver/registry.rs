@@ -27,6 +27,9 @@ pub enum Shape {
     StorageClass,
     /// Stored as given after metadata checks (events, revisions, RBAC objects, …).
     Plain,
+    /// Never stored: a create-only review (TokenReview, SubjectAccessReview, …) answered by
+    /// [`super::authapis`].
+    Review,
 }
 
 /// A subresource a resource offers.
@@ -128,6 +131,15 @@ impl ResourceDef {
     /// Whether `sub` is offered.
     pub fn offers(&self, sub: &str) -> bool {
         self.subresources.iter().any(|s| s.name() == sub)
+    }
+
+    /// The verbs the resource supports, as discovery reports them.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if self.shape == Shape::Review {
+            &["create"]
+        } else {
+            VERBS
+        }
     }
 }
 
@@ -442,6 +454,84 @@ pub static RESOURCES: &[ResourceDef] = &[
         &[],
         &[],
         Plain,
+        false
+    ),
+    def!(
+        "authentication.k8s.io",
+        "v1",
+        "tokenreviews",
+        "tokenreview",
+        "TokenReview",
+        false,
+        &[],
+        &[],
+        &[],
+        Review,
+        false
+    ),
+    def!(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        "SelfSubjectReview",
+        false,
+        &[],
+        &[],
+        &[],
+        Review,
+        false
+    ),
+    def!(
+        "authorization.k8s.io",
+        "v1",
+        "localsubjectaccessreviews",
+        "localsubjectaccessreview",
+        "LocalSubjectAccessReview",
+        true,
+        &[],
+        &[],
+        &[],
+        Review,
+        false
+    ),
+    def!(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        "SelfSubjectAccessReview",
+        false,
+        &[],
+        &[],
+        &[],
+        Review,
+        false
+    ),
+    def!(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview",
+        "SelfSubjectRulesReview",
+        false,
+        &[],
+        &[],
+        &[],
+        Review,
+        false
+    ),
+    def!(
+        "authorization.k8s.io",
+        "v1",
+        "subjectaccessreviews",
+        "subjectaccessreview",
+        "SubjectAccessReview",
+        false,
+        &[],
+        &[],
+        &[],
+        Review,
         false
     ),
 ];

@@ -130,7 +130,7 @@ pub fn normalize(
             defaults::default_storage_class,
             validation::validate_storage_class,
         )?,
-        Shape::Plain => plain(def, &obj)?,
+        Shape::Plain | Shape::Review => plain(def, &obj)?,
     };
     if !causes.is_empty() {
         return Err(Status::invalid(def.kind, def.group, &name, causes));
@@ -188,7 +188,13 @@ fn typed<T: DeserializeOwned + Serialize>(
 fn plain(def: &ResourceDef, obj: &Value) -> Result<(Value, Vec<FieldError>), Status> {
     let meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta =
         decode(def, obj.get("metadata").unwrap_or(&Value::Null))?;
-    let causes = validation::validate_object_meta(&meta, def.namespaced, "metadata");
+    let name_rule = if def.group == "rbac.authorization.k8s.io" {
+        validation::format::name_is_path_segment
+    } else {
+        validation::format::name_is_dns_subdomain
+    };
+    let causes =
+        validation::validate_object_meta_with(&meta, def.namespaced, name_rule, "metadata");
     Ok((obj.clone(), causes))
 }
 

@@ -122,6 +122,40 @@ pub fn prepare_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext) {
     };
 }
 
+/// Rewrites a client's request headers for the API server behind `podgate proxy`, as Go's
+/// `ReverseProxy` in `kubectl proxy` does: hop-by-hop headers go (`TE: trailers` and, for an
+/// upgrade, `Connection: upgrade` + `Upgrade` are kept), the client IP is appended to
+/// `X-Forwarded-For` when known, and everything else, credentials included, is left to the API
+/// server, which authenticates with them and deletes them.
+pub fn prepare_api_request_headers(
+    headers: &mut HeaderMap,
+    client_ip: Option<IpAddr>,
+    upgrade: bool,
+) {
+    let upgrade_protocol = if upgrade {
+        headers.get(UPGRADE).cloned()
+    } else {
+        None
+    };
+    let wants_trailers = contains_token(headers, &TE, "trailers");
+    remove_hop_by_hop(headers);
+    if wants_trailers {
+        headers.insert(TE, HeaderValue::from_static("trailers"));
+    }
+    if let Some(protocol) = upgrade_protocol {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(UPGRADE, protocol);
+    }
+    if let Some(ip) = client_ip {
+        append_forwarded_for(headers, ip);
+    }
+}
+
+/// Removes hop-by-hop headers from an API server's response (not for `101` responses).
+pub fn prepare_api_response_headers(headers: &mut HeaderMap) {
+    remove_hop_by_hop(headers);
+}
+
 /// Rewrites a backend's response headers into the headers the client receives: hop-by-hop
 /// headers, the four `Access-Control-Allow-*` CORS headers the API server removes, and any
 /// `x-podgate-*` header go; `Cache-Control: no-cache, private` comes first, followed by whatever

@@ -1,17 +1,36 @@
 //! The gateway: one tower stack in front of the API (embedded or upstream) and the pods.
 //!
 //! ```text
-//! trace → authenticate → route ─ pods|services/{id}/proxy/** → resolve → forward to the pod
-//!                              ─ /healthz /readyz /livez       → local handlers
-//!                              ─ everything else               → the API
+//! trace → metrics → authenticate → impersonate → authorize
+//!       → route ─ pods|services/{id}/proxy/** → resolve → forward
+//!               ─ /healthz /readyz /livez /metrics → local handlers
+//!               ─ everything else                  → the API
 //! ```
+//!
+//! `podgate proxy` reads the same way with kubectl proxy's pieces in it ([`proxy_stack`]):
+//!
+//! ```text
+//! trace → metrics → client auth → mux ─ --www-prefix → static files
+//!                                     ─ --api-prefix (stripped) → filter → route ─ pods|services proxy → direct
+//!                                                                                ─ everything else → kube-apiserver
+//! ```
+//!
+//! and serves its health and metrics on a separate admin listener ([`admin_stack`]).
 
 pub mod auth;
+pub mod filter;
+pub mod forward;
 pub mod headers;
+pub mod metrics;
+pub mod prefix;
+pub mod resolve;
 pub mod rewrite;
 pub mod server;
 pub mod target;
 pub mod tls;
+pub mod tracked;
+pub mod upstream;
+pub mod www;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -58,10 +77,16 @@ impl Readiness {
 pub struct GatewayParts {
     /// The API behind the gateway.
     pub api: HttpService,
-    /// Static tokens clients authenticate with.
-    pub tokens: Arc<auth::TokenFile>,
+    /// Who a request is from (client certificates, bearer tokens).
+    pub authn: Arc<auth::Authn>,
+    /// What each user may do (`auth::AlwaysAllow` when the API behind authorizes itself).
+    pub authz: Arc<dyn auth::Authorizer>,
     /// Readiness for `/readyz`.
     pub readiness: Readiness,
+    /// The pod and service proxy (`None`: proxy paths go to the API as they are).
+    pub proxy: Option<Arc<forward::Proxy>>,
+    /// Gateway metrics.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Assembles the gateway stack, read top to bottom.
@@ -69,6 +94,9 @@ pub fn stack(parts: GatewayParts) -> HttpService {
     let route = Route {
         api: parts.api,
         readiness: parts.readiness,
+        proxy: parts.proxy,
+        metrics: parts.metrics.clone(),
+        local: true,
     };
     let svc = ServiceBuilder::new()
         // One body type leaves the stack, whatever the layers below wrap it in.
@@ -83,8 +111,90 @@ pub fn stack(parts: GatewayParts) -> HttpService {
         )
         // One span per request with method, path and status, for `RUST_LOG=tower_http=debug`.
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        // Every request but health probes must carry a known bearer token; it is removed here.
-        .layer(auth::AuthenticateLayer::new(parts.tokens))
+        // Count and time every request to the end of its body, failures included.
+        .layer(metrics::MetricsLayer(parts.metrics))
+        // Every request but health probes must carry a known credential (a client certificate
+        // or a bearer token); the token is removed here and the user travels as an extension.
+        .layer(auth::AuthenticateLayer::new(parts.authn))
+        // `Impersonate-*` (kubectl --as) switches the user, for users allowed to `impersonate`
+        // it; after authentication (someone must ask) and before authorization (which then
+        // judges the impersonated user, as kube-apiserver's filter chain does).
+        .layer(auth::ImpersonateLayer::new(parts.authz.clone()))
+        // Authorize here, once the identity is final and before routing, so API requests and
+        // pod/service proxy requests are judged by the same RBAC rules, with the attributes
+        // kube-apiserver derives from the path (pods/proxy, services/proxy with the method's
+        // verb): a request the route would send to a pod is refused before it is resolved.
+        .layer(auth::AuthorizeLayer::new(parts.authz))
+        .service(route);
+    BoxCloneSyncService::new(svc)
+}
+
+/// Everything the `podgate proxy` stack needs.
+pub struct ProxyStackParts {
+    /// The real API server ([`upstream::ApiUpstream`]).
+    pub api: HttpService,
+    /// How clients are authenticated.
+    pub client_auth: auth::ClientAuth,
+    /// kubectl proxy's filter (`None`: `--disable-filter`).
+    pub filter: Option<filter::FilterRules>,
+    /// `--api-prefix` and `--www-prefix`.
+    pub prefixes: prefix::Prefixes,
+    /// `--www`.
+    pub www: Option<www::StaticFiles>,
+    /// The direct pod and service proxy (`None`: proxy paths go to the API server's own).
+    pub proxy: Option<Arc<forward::Proxy>>,
+    /// Gateway metrics.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// Assembles the `podgate proxy` stack, read top to bottom.
+pub fn proxy_stack(parts: ProxyStackParts) -> HttpService {
+    let route = Route {
+        api: parts.api,
+        readiness: Readiness::default(),
+        proxy: parts.proxy,
+        metrics: parts.metrics.clone(),
+        // `/healthz`, `/metrics`… are the API server's here, as through kubectl proxy.
+        local: false,
+    };
+    let svc = ServiceBuilder::new()
+        .map_response(|r: Response<_>| r.map(body::boxed))
+        // Mark credentials sensitive first, so no later layer's tracing can print them.
+        .layer(
+            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                http::header::AUTHORIZATION,
+                http::header::PROXY_AUTHORIZATION,
+                http::header::COOKIE,
+            ]),
+        )
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Count and time every request to the end of its body, failures included.
+        .layer(metrics::MetricsLayer(parts.metrics))
+        // None on loopback; tokens or the cluster's reviews beyond it. Static files too.
+        .layer(auth::ClientAuthLayer(parts.client_auth))
+        // kubectl's ServeMux: static files under --www-prefix, the API under --api-prefix
+        // (stripped), 404 elsewhere, 301 for unclean paths.
+        .layer(prefix::MuxLayer::new(parts.prefixes, parts.www))
+        // kubectl's filter sees the stripped path, and never static files.
+        .layer(filter::FilterLayer::new(parts.filter))
+        .service(route);
+    BoxCloneSyncService::new(svc)
+}
+
+/// The admin listener of `podgate proxy`: `/healthz`, `/livez`, `/readyz` and `/metrics`, no
+/// authentication (probes and Prometheus), `404` for anything else.
+pub fn admin_stack(readiness: Readiness, metrics: Arc<metrics::Metrics>) -> HttpService {
+    let not_found =
+        tower::service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(www::not_found()) });
+    let route = Route {
+        api: BoxCloneSyncService::new(not_found),
+        readiness,
+        proxy: None,
+        metrics,
+        local: true,
+    };
+    let svc = ServiceBuilder::new()
+        .map_response(|r: Response<_>| r.map(body::boxed))
         .service(route);
     BoxCloneSyncService::new(svc)
 }
@@ -94,6 +204,10 @@ pub fn stack(parts: GatewayParts) -> HttpService {
 struct Route {
     api: HttpService,
     readiness: Readiness,
+    proxy: Option<Arc<forward::Proxy>>,
+    metrics: Arc<metrics::Metrics>,
+    /// Whether `/healthz`, `/livez`, `/readyz` and `/metrics` are answered here.
+    local: bool,
 }
 
 impl tower::Service<Request<Body>> for Route {
@@ -110,11 +224,42 @@ impl tower::Service<Request<Body>> for Route {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let path = req.uri().path();
+        if let Some(proxy) = &self.proxy
+            && let Some(parsed) = target::parse(path)
+        {
+            let proxy = proxy.clone();
+            return Box::pin(async move {
+                Ok(match parsed {
+                    Ok(t) => proxy.handle(req, t).await,
+                    Err(e) => synthetic(Status::bad_request(e.to_string())),
+                })
+            });
+        }
+        if !self.local {
+            let mut api = self.api.clone();
+            return Box::pin(async move { tower::Service::call(&mut api, req).await });
+        }
+        if path == "/metrics" {
+            local(&req, "");
+            let text = self.metrics.encode();
+            return Box::pin(async move {
+                let mut resp = body::text_response(StatusCode::OK, text);
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                Ok(resp)
+            });
+        }
         match path {
             "/healthz" | "/livez" => {
+                local(&req, "");
                 Box::pin(async { Ok(body::text_response(StatusCode::OK, "ok")) })
             }
             "/readyz" => {
+                local(&req, "");
                 let ready = self.readiness.is_ready();
                 Box::pin(async move {
                     Ok(if ready {
@@ -129,5 +274,14 @@ impl tower::Service<Request<Body>> for Route {
                 Box::pin(async move { tower::Service::call(&mut api, req).await })
             }
         }
+    }
+}
+
+/// Labels a request served by the gateway itself.
+fn local(req: &Request<Body>, namespace: &str) {
+    if let Some(ctx) = req.extensions().get::<metrics::RequestContext>() {
+        let mut l = ctx.0.lock();
+        l.target = "local".into();
+        l.namespace = namespace.into();
     }
 }

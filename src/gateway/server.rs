@@ -8,10 +8,13 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use prometheus_client::metrics::gauge::Gauge;
+use std::sync::atomic::AtomicI64;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use super::HttpService;
+use super::auth::x509::ClientCertificate;
 use crate::body;
 
 /// Connection-level limits.
@@ -41,6 +44,7 @@ pub async fn serve(
     svc: HttpService,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: ServerLimits,
+    open_connections: Gauge<i64, AtomicI64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -74,13 +78,12 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let hyper_svc = PerConnection {
-            svc: svc.clone(),
-            peer,
-        };
+        let svc = svc.clone();
         let builder = builder.clone();
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
+        let open = open_connections.clone();
+        open.inc();
         // The TLS handshake (if any) runs in the connection's own task, never in the accept loop.
         tokio::spawn(async move {
             let result = match (acceptor, is_tls(&stream).await) {
@@ -89,6 +92,19 @@ pub async fn serve(
                         .await
                     {
                         Ok(Ok(tls)) => {
+                            // Verified by the handshake against the client CA, if one was sent.
+                            let client_cert = tls
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .map(|c| ClientCertificate(Arc::new(c.clone().into_owned())));
+                            let hyper_svc = PerConnection {
+                                svc,
+                                peer: Some(peer),
+                                tls: true,
+                                client_cert,
+                            };
                             let conn = builder
                                 .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
                                 .into_owned();
@@ -99,6 +115,12 @@ pub async fn serve(
                     }
                 }
                 _ => {
+                    let hyper_svc = PerConnection {
+                        svc,
+                        peer: Some(peer),
+                        tls: false,
+                        client_cert: None,
+                    };
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
                         .into_owned();
@@ -108,6 +130,74 @@ pub async fn serve(
             if let Err(e) = result {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
+            open.dec();
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
+}
+
+/// Serves `svc` on a unix socket (plain HTTP, no client address) until `shutdown` turns true,
+/// then drains connections.
+pub async fn serve_unix(
+    listener: tokio::net::UnixListener,
+    svc: HttpService,
+    limits: ServerLimits,
+    open_connections: Gauge<i64, AtomicI64>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(64 * 1024);
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let stream = tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let hyper_svc = PerConnection {
+            svc: svc.clone(),
+            peer: None,
+            tls: false,
+            client_cert: None,
+        };
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
+            .into_owned();
+        let watcher = graceful.watcher();
+        let open = open_connections.clone();
+        open.inc();
+        tokio::spawn(async move {
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(error = %e, "unix socket connection ended with an error");
+            }
+            open.dec();
             drop(permit);
         });
     }
@@ -131,7 +221,9 @@ async fn is_tls(stream: &tokio::net::TcpStream) -> bool {
 #[derive(Clone)]
 struct PerConnection {
     svc: HttpService,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
+    tls: bool,
+    client_cert: Option<ClientCertificate>,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnection {
@@ -140,7 +232,15 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
     type Future = tower::util::Oneshot<HttpService, http::Request<body::Body>>;
 
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
-        req.extensions_mut().insert(ClientAddr(self.peer));
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(ClientAddr(peer));
+        }
+        if self.tls {
+            req.extensions_mut().insert(TlsConnection);
+        }
+        if let Some(cert) = &self.client_cert {
+            req.extensions_mut().insert(cert.clone());
+        }
         tower::util::Oneshot::new(self.svc.clone(), req.map(incoming_body))
     }
 }
@@ -149,6 +249,10 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
 fn incoming_body(b: hyper::body::Incoming) -> body::Body {
     body::boxed(b)
 }
+
+/// Marks a request that arrived over TLS, as a request extension.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsConnection;
 
 /// The client's socket address, as a request extension.
 #[derive(Debug, Clone, Copy)]

@@ -35,7 +35,11 @@ impl Default for Backoff {
 impl Backoff {
     /// A back-off that starts at `initial` and doubles up to `max`.
     pub fn new(initial: Duration, max: Duration) -> Self {
-        Self { initial, max, entry: None }
+        Self {
+            initial,
+            max,
+            entry: None,
+        }
     }
 
     fn expired(&self, entry: &Entry, event: Instant) -> bool {
@@ -61,7 +65,10 @@ impl Backoff {
             Some(entry) if !self.expired(&entry, finished) => (entry.delay * 2).min(self.max),
             _ => self.initial,
         };
-        self.entry = Some(Entry { delay, last_update: now });
+        self.entry = Some(Entry {
+            delay,
+            last_update: now,
+        });
     }
 }
 
@@ -100,7 +107,11 @@ mod tests {
             assert_eq!(left, whole);
             seen.push(whole.as_secs());
             now += whole;
-            assert_eq!(b.remaining(now - whole, now), None, "back-off over after the delay");
+            assert_eq!(
+                b.remaining(now - whole, now),
+                None,
+                "back-off over after the delay"
+            );
             b.next(now - whole, now);
         }
         assert_eq!(seen, vec![10, 20, 40, 80, 160, 300, 300, 300]);
@@ -112,7 +123,9 @@ mod tests {
         let t0 = Instant::now();
         b.next(t0, t0);
         let crash = t0 + Duration::from_secs(5);
-        let (left, whole) = b.remaining(crash, crash + Duration::from_secs(4)).expect("waiting");
+        let (left, whole) = b
+            .remaining(crash, crash + Duration::from_secs(4))
+            .expect("waiting");
         assert_eq!((left.as_secs(), whole.as_secs()), (6, 10));
         b.next(crash, crash + Duration::from_secs(10)); // delay now 20s
         // The container then runs for 11 minutes: the back-off starts over.
@@ -125,7 +138,15 @@ mod tests {
 
     #[test]
     fn go_duration_table() {
-        let cases = [(10, "10s"), (20, "20s"), (80, "1m20s"), (160, "2m40s"), (300, "5m0s"), (3600, "1h0m0s"), (0, "0s")];
+        let cases = [
+            (10, "10s"),
+            (20, "20s"),
+            (80, "1m20s"),
+            (160, "2m40s"),
+            (300, "5m0s"),
+            (3600, "1h0m0s"),
+            (0, "0s"),
+        ];
         for (secs, want) in cases {
             assert_eq!(go_duration(Duration::from_secs(secs)), want);
         }

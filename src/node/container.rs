@@ -20,7 +20,10 @@ use super::logs::{ContainerLog, Stream};
 use super::mounts::{BindRequest, MountPlan};
 use super::podstatus::{State, Termination};
 use super::probe::{self, Action, ExecContext, Outcome, ProbeKind, ProbeState, Timing};
-use super::process::{self, IsolationMode, MARK_CONTAINER, MARK_NODE, NewNamespaces, Placement, SpawnSpec};
+use super::process::{
+    self, IsolationMode, MARK_CONTAINER, MARK_NODE, NewNamespaces, Placement, SpawnSpec,
+};
+use super::task::AbortOnDrop;
 use super::volumes::{self, Prepared};
 use super::worker::{PodHandle, Shared};
 
@@ -100,13 +103,19 @@ impl ContainerCtx {
     }
 
     fn event(&self, kind: Kind, reason: &str, message: &str) {
-        self.shared.recorder.pod(&self.handle.key, self.field_path(), kind, reason, message);
+        self.shared
+            .recorder
+            .pod(&self.handle.key, self.field_path(), kind, reason, message);
     }
 
     fn update(&self, f: impl FnOnce(&mut super::podstatus::ContainerRuntime)) {
         {
             let mut rt = self.handle.runtime.lock();
-            let list = if self.init { &mut rt.init } else { &mut rt.main };
+            let list = if self.init {
+                &mut rt.init
+            } else {
+                &mut rt.main
+            };
             if let Some(c) = list.get_mut(self.index) {
                 f(c);
             }
@@ -128,10 +137,12 @@ impl ContainerCtx {
         if self.stopping() {
             return false;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(d) => !self.stopping(),
-            _ = self.stop.wait_for(|s| *s != Stop::No) => false,
-        }
+        let stop = &mut self.stop;
+        let interrupted = tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = async { let _ = stop.wait_for(|s| *s != Stop::No).await; } => true,
+        };
+        !interrupted && !self.stopping()
     }
 }
 
@@ -139,7 +150,13 @@ impl ContainerCtx {
 pub async fn supervise(mut ctx: ContainerCtx) -> Finish {
     let mut backoff = Backoff::default();
     let mut last_finish: Option<Instant> = None;
-    let policy = ctx.pod.borrow().spec.as_ref().and_then(|s| s.restart_policy.clone()).unwrap_or_else(|| "Always".into());
+    let policy = ctx
+        .pod
+        .borrow()
+        .spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.clone())
+        .unwrap_or_else(|| "Always".into());
     loop {
         if ctx.stopping() {
             return Finish::Stopped;
@@ -156,9 +173,16 @@ pub async fn supervise(mut ctx: ContainerCtx) -> Finish {
                     if let State::Terminated(t) = &c.state {
                         c.last = Some(t.clone());
                     }
-                    c.state = State::Waiting { reason: "CrashLoopBackOff".into(), message: Some(message) };
+                    c.state = State::Waiting {
+                        reason: "CrashLoopBackOff".into(),
+                        message: Some(message),
+                    };
                 });
-                let text = format!("Back-off restarting failed container {} in pod {}", ctx.name(), ctx.pod_label());
+                let text = format!(
+                    "Back-off restarting failed container {} in pod {}",
+                    ctx.name(),
+                    ctx.pod_label()
+                );
                 ctx.event(Kind::Warning, "BackOff", &text);
                 if !ctx.sleep_or_stop(left).await {
                     return Finish::Stopped;
@@ -170,7 +194,10 @@ pub async fn supervise(mut ctx: ContainerCtx) -> Finish {
             Ok(r) => r,
             Err(PrepError::Config(msg)) => {
                 ctx.update(|c| {
-                    c.state = State::Waiting { reason: "CreateContainerConfigError".into(), message: Some(msg.clone()) }
+                    c.state = State::Waiting {
+                        reason: "CreateContainerConfigError".into(),
+                        message: Some(msg.clone()),
+                    }
                 });
                 ctx.event(Kind::Warning, "Failed", &format!("Error: {msg}"));
                 if !ctx.sleep_or_stop(Duration::from_secs(10)).await {
@@ -180,7 +207,10 @@ pub async fn supervise(mut ctx: ContainerCtx) -> Finish {
             }
             Err(PrepError::NoCommand(msg)) => {
                 ctx.update(|c| {
-                    c.state = State::Waiting { reason: "CreateContainerConfigError".into(), message: Some(msg.clone()) }
+                    c.state = State::Waiting {
+                        reason: "CreateContainerConfigError".into(),
+                        message: Some(msg.clone()),
+                    }
                 });
                 ctx.event(Kind::Warning, "Failed", &format!("Error: {msg}"));
                 let _ = ctx.stop.wait_for(|s| *s != Stop::No).await;
@@ -227,23 +257,38 @@ async fn prepare(ctx: &ContainerCtx) -> Result<Ready, PrepError> {
     let pod = ctx.pod.borrow().clone();
     let ns = ctx.handle.key.namespace.clone();
     let hostname = env::pod_hostname(&pod);
-    let facts = PodFacts { pod_ip: ctx.ip, host_ip: ctx.shared.host_ip, node_name: ctx.shared.node_name.clone() };
+    let facts = PodFacts {
+        pod_ip: ctx.ip,
+        host_ip: ctx.shared.host_ip,
+        node_name: ctx.shared.node_name.clone(),
+    };
     let sources = fetch_sources(ctx, &ns).await.map_err(PrepError::Config)?;
+    // SAFETY: geteuid has no preconditions.
     let home = if unsafe { libc::geteuid() } == 0 {
         "/root".to_string()
     } else {
         std::env::var("HOME").unwrap_or_else(|_| "/".into())
     };
     let base = vec![
-        ("PATH".to_string(), format!("{}:{}", ctx.shared.bin_dir.display(), env::DEFAULT_PATH)),
+        (
+            "PATH".to_string(),
+            format!("{}:{}", ctx.shared.bin_dir.display(), env::DEFAULT_PATH),
+        ),
         ("HOSTNAME".to_string(), hostname.clone()),
         ("HOME".to_string(), home),
         ("POD_IP".to_string(), ctx.ip.to_string()),
     ];
-    let mut env = env::build(&pod, &ctx.spec, &facts, &sources, &base).map_err(PrepError::Config)?;
+    let mut env =
+        env::build(&pod, &ctx.spec, &facts, &sources, &base).map_err(PrepError::Config)?;
     env.retain(|(k, _)| k != MARK_NODE && k != MARK_CONTAINER);
-    env.push((MARK_NODE.to_string(), ctx.shared.node_dir.display().to_string()));
-    env.push((MARK_CONTAINER.to_string(), format!("{}/{}", ctx.handle.key.uid, ctx.name())));
+    env.push((
+        MARK_NODE.to_string(),
+        ctx.shared.node_dir.display().to_string(),
+    ));
+    env.push((
+        MARK_CONTAINER.to_string(),
+        format!("{}/{}", ctx.handle.key.uid, ctx.name()),
+    ));
     let Some(line) = env::command_line(&ctx.spec, &env) else {
         let image = ctx.spec.image.clone().unwrap_or_default();
         return Err(PrepError::NoCommand(format!(
@@ -258,27 +303,51 @@ async fn prepare(ctx: &ContainerCtx) -> Result<Ready, PrepError> {
         Some((p, a)) => (p.clone(), a.to_vec()),
         None => return Err(PrepError::Config("empty command".into())),
     };
-    let working_dir = ctx.spec.working_dir.clone().filter(|w| !w.is_empty()).map(PathBuf::from);
+    let working_dir = ctx
+        .spec
+        .working_dir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .map(PathBuf::from);
     if let Some(wd) = &working_dir
         && !wd.is_absolute()
     {
-        return Err(PrepError::Config(format!("workingDir {:?} must be an absolute path", wd.display())));
+        return Err(PrepError::Config(format!(
+            "workingDir {:?} must be an absolute path",
+            wd.display()
+        )));
     }
-    let mut binds = volumes::container_binds(&ctx.spec, &ctx.volumes, &env).map_err(PrepError::Config)?;
+    let mut binds =
+        volumes::container_binds(&ctx.spec, &ctx.volumes, &env).map_err(PrepError::Config)?;
     let (placement, join) = match ctx.shared.isolation {
-        IsolationMode::None => (Placement::Host(MountPlan::chdir_only(working_dir.as_deref())), false),
+        IsolationMode::None => (
+            Placement::Host(MountPlan::chdir_only(working_dir.as_deref())),
+            false,
+        ),
         mode => {
-            if !binds.iter().any(|b| b.target == std::path::Path::new("/etc/hosts")) {
+            if !binds
+                .iter()
+                .any(|b| b.target == std::path::Path::new("/etc/hosts"))
+            {
                 let hosts = ctx.handle.pod_dir.join("etc-hosts");
                 let content = volumes::hosts_file(&pod, &hostname, ctx.ip);
                 if std::fs::write(&hosts, content).is_ok() {
-                    binds.push(BindRequest { source: hosts, target: "/etc/hosts".into(), read_only: false });
+                    binds.push(BindRequest {
+                        source: hosts,
+                        target: "/etc/hosts".into(),
+                        read_only: false,
+                    });
                 }
             }
             let stage = ctx.handle.pod_dir.join("rootfs").join(ctx.name());
-            std::fs::create_dir_all(&stage).map_err(|e| PrepError::Config(format!("create {}: {e}", stage.display())))?;
-            let plan = MountPlan::new(&binds, working_dir.as_deref(), &stage).map_err(|e| PrepError::Config(e.to_string()))?;
-            let ns = NewNamespaces { user: mode == IsolationMode::UserNamespaces, hostname };
+            std::fs::create_dir_all(&stage)
+                .map_err(|e| PrepError::Config(format!("create {}: {e}", stage.display())))?;
+            let plan = MountPlan::new(&binds, working_dir.as_deref(), &stage)
+                .map_err(|e| PrepError::Config(e.to_string()))?;
+            let ns = NewNamespaces {
+                user: mode == IsolationMode::UserNamespaces,
+                hostname,
+            };
             (Placement::New(ns, plan), true)
         }
     };
@@ -288,12 +357,21 @@ async fn prepare(ctx: &ContainerCtx) -> Result<Ready, PrepError> {
         env: env.clone(),
         working_dir,
     };
-    Ok(Ready { program, args, env, placement, exec })
+    Ok(Ready {
+        program,
+        args,
+        env,
+        placement,
+        exec,
+    })
 }
 
 fn new_container_id() -> String {
     let bytes: [u8; 32] = rand::rng().random();
-    format!("podgate://{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "podgate://{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 /// A probe's report to the instance loop.
@@ -327,7 +405,8 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
     let container_id = new_container_id();
     let logs_dir = ctx.handle.logs_dir(&name);
     let log = ContainerLog::create(&logs_dir, restart, ctx.shared.log_limits).ok();
-    ctx.handle.add_log(&name, &container_id, log.clone(), restart);
+    ctx.handle
+        .add_log(&name, &container_id, log.clone(), restart);
     let user_ns = ready.exec.user_ns;
     let spawned = process::spawn(SpawnSpec {
         program: ready.program.clone(),
@@ -371,16 +450,24 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
         c.ready = false;
         c.started = !has_startup;
     });
-    ctx.event(Kind::Normal, "Created", &format!("Created container: {name}"));
-    ctx.event(Kind::Normal, "Started", &format!("Started container {name}"));
+    ctx.event(
+        Kind::Normal,
+        "Created",
+        &format!("Created container: {name}"),
+    );
+    ctx.event(
+        Kind::Normal,
+        "Started",
+        &format!("Started container {name}"),
+    );
 
     let mut pumps = Vec::new();
     if let Some(log) = &log {
         if let Some(out) = proc.take_stdout() {
-            pumps.push(tokio::spawn(log.clone().pump(Stream::Stdout, out)));
+            pumps.push(AbortOnDrop::spawn(log.clone().pump(Stream::Stdout, out)));
         }
         if let Some(err) = proc.take_stderr() {
-            pumps.push(tokio::spawn(log.clone().pump(Stream::Stderr, err)));
+            pumps.push(AbortOnDrop::spawn(log.clone().pump(Stream::Stderr, err)));
         }
     }
 
@@ -391,10 +478,19 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
 
     // postStart: runs right after the start; a failure kills the container.
     let mut kill_reason: Option<String> = None;
-    if let Some(hook) = ctx.spec.lifecycle.as_ref().and_then(|l| l.post_start.clone()) {
+    if let Some(hook) = ctx
+        .spec
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.post_start.clone())
+    {
         let action = Action::of_hook(&hook, &ctx.spec, pod_ip);
         if let Outcome::Failure(msg) = probe::run(&action, &exec, Duration::from_secs(30)).await {
-            ctx.event(Kind::Warning, "FailedPostStartHook", &format!("PostStartHook failed: {msg}"));
+            ctx.event(
+                Kind::Warning,
+                "FailedPostStartHook",
+                &format!("PostStartHook failed: {msg}"),
+            );
             kill_reason = Some("FailedPostStartHook".into());
         }
     }
@@ -434,7 +530,10 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
         let secs = pod
             .metadata
             .deletion_grace_period_seconds
-            .or(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+            .or(pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds))
             .unwrap_or(30);
         Duration::from_secs(secs.max(0) as u64)
     };
@@ -442,7 +541,13 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
     let mut killing: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> = None;
     let mut stopped = false;
     if kill_reason.is_some() {
-        killing = Some(Box::pin(kill_sequence(ctx.clone(), pid, pod_grace(ctx), true, exec.clone())));
+        killing = Some(Box::pin(kill_sequence(
+            ctx.clone(),
+            pid,
+            pod_grace(ctx),
+            true,
+            exec.clone(),
+        )));
     }
     let exit = loop {
         tokio::select! {
@@ -450,8 +555,9 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
             _ = async { if let Some(k) = killing.as_mut() { k.await } }, if killing.is_some() => {
                 killing = None;
             }
-            report = reports.recv() => {
-                let Some(r) = report else { continue };
+            // Once the probes are gone the channel is closed: the pattern disables this branch
+            // instead of spinning on `None`.
+            Some(r) = reports.recv() => {
                 match (r.kind, r.result) {
                     (ProbeKind::Startup, true) => {
                         let _ = started_tx.send(true);
@@ -526,7 +632,13 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
 
 /// preStop (bounded by the grace period), SIGTERM to the group, SIGKILL when the rest of the
 /// grace period (at least 2s after a hook) has passed.
-async fn kill_sequence(ctx: ContainerCtx, pid: i32, grace: Duration, prestop: bool, exec: ExecContext) {
+async fn kill_sequence(
+    ctx: ContainerCtx,
+    pid: i32,
+    grace: Duration,
+    prestop: bool,
+    exec: ExecContext,
+) {
     let start = Instant::now();
     if prestop
         && !grace.is_zero()
@@ -549,7 +661,12 @@ async fn kill_sequence(ctx: ContainerCtx, pid: i32, grace: Duration, prestop: bo
                 ctx.event(Kind::Warning, "FailedPreStopHook", &text);
             }
             Err(_) => {
-                let text = format!("PreStop hook for Container {:?} in Pod {:?} did not complete in {}", ctx.name(), ctx.pod_label(), go_duration(grace));
+                let text = format!(
+                    "PreStop hook for Container {:?} in Pod {:?} did not complete in {}",
+                    ctx.name(),
+                    ctx.pod_label(),
+                    go_duration(grace)
+                );
                 ctx.event(Kind::Warning, "FailedPreStopHook", &text);
             }
         }
@@ -591,22 +708,49 @@ impl ProbeWorker {
             match self.kind {
                 ProbeKind::Startup => {
                     if state.result() {
-                        let _ = self.reports.send(ProbeReport { kind: self.kind, result: true }).await;
+                        let _ = self
+                            .reports
+                            .send(ProbeReport {
+                                kind: self.kind,
+                                result: true,
+                            })
+                            .await;
                         return;
                     }
                     if state.failures_in_a_row() >= self.timing.failure_threshold {
-                        let _ = self.reports.send(ProbeReport { kind: self.kind, result: false }).await;
+                        let _ = self
+                            .reports
+                            .send(ProbeReport {
+                                kind: self.kind,
+                                result: false,
+                            })
+                            .await;
                         return;
                     }
                 }
                 ProbeKind::Liveness => {
                     if changed && !state.result() {
-                        let _ = self.reports.send(ProbeReport { kind: self.kind, result: false }).await;
+                        let _ = self
+                            .reports
+                            .send(ProbeReport {
+                                kind: self.kind,
+                                result: false,
+                            })
+                            .await;
                         return;
                     }
                 }
                 ProbeKind::Readiness => {
-                    if changed && self.reports.send(ProbeReport { kind: self.kind, result: state.result() }).await.is_err() {
+                    if changed
+                        && self
+                            .reports
+                            .send(ProbeReport {
+                                kind: self.kind,
+                                result: state.result(),
+                            })
+                            .await
+                            .is_err()
+                    {
                         return;
                     }
                 }
@@ -621,7 +765,10 @@ pub fn waiting_all(handle: &PodHandle, reason: &str) {
     let mut rt = handle.runtime.lock();
     for c in rt.main.iter_mut() {
         if matches!(c.state, State::Waiting { .. }) && c.last.is_none() {
-            c.state = State::Waiting { reason: reason.into(), message: None };
+            c.state = State::Waiting {
+                reason: reason.into(),
+                message: None,
+            };
         }
     }
 }

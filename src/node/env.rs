@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVarSource, ObjectFieldSelector, Pod, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, EnvVarSource, ObjectFieldSelector, Pod, Secret,
+};
 
 use super::expand::expand;
 
@@ -70,7 +72,11 @@ pub fn refs(container: &Container) -> Refs {
 
 /// The pod's host name: `spec.hostname`, else the pod name, at most 63 characters.
 pub fn pod_hostname(pod: &Pod) -> String {
-    let spec_name = pod.spec.as_ref().and_then(|s| s.hostname.clone()).filter(|h| !h.is_empty());
+    let spec_name = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.hostname.clone())
+        .filter(|h| !h.is_empty());
     let mut name = spec_name.unwrap_or_else(|| pod.metadata.name.clone().unwrap_or_default());
     if name.len() > 63 {
         name.truncate(63);
@@ -82,16 +88,28 @@ pub fn pod_hostname(pod: &Pod) -> String {
 }
 
 fn quote_map(map: &BTreeMap<String, String>) -> String {
-    map.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join("\n")
+    map.iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn subscript<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
-    let rest = path.strip_prefix(prefix)?.strip_prefix('[')?.strip_suffix(']')?;
-    rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).or_else(|| rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')))
+    let rest = path
+        .strip_prefix(prefix)?
+        .strip_prefix('[')?
+        .strip_suffix(']')?;
+    rest.strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .or_else(|| rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')))
 }
 
 /// Resolves a downward-API field path (`fieldRef.fieldPath`).
-pub fn field_value(pod: &Pod, facts: &PodFacts, sel: &ObjectFieldSelector) -> Result<String, String> {
+pub fn field_value(
+    pod: &Pod,
+    facts: &PodFacts,
+    sel: &ObjectFieldSelector,
+) -> Result<String, String> {
     let meta = &pod.metadata;
     let spec = pod.spec.as_ref();
     let path = sel.field_path.as_str();
@@ -103,8 +121,12 @@ pub fn field_value(pod: &Pod, facts: &PodFacts, sel: &ObjectFieldSelector) -> Re
         "metadata.uid" => meta.uid.clone().unwrap_or_default(),
         "metadata.labels" => quote_map(&labels),
         "metadata.annotations" => quote_map(&annotations),
-        "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_else(|| facts.node_name.clone()),
-        "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
+        "spec.nodeName" => spec
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_else(|| facts.node_name.clone()),
+        "spec.serviceAccountName" => spec
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_default(),
         "status.podIP" | "status.podIPs" => facts.pod_ip.to_string(),
         "status.hostIP" | "status.hostIPs" => facts.host_ip.to_string(),
         _ => {
@@ -120,10 +142,18 @@ pub fn field_value(pod: &Pod, facts: &PodFacts, sel: &ObjectFieldSelector) -> Re
 }
 
 fn namespace(pod: &Pod) -> String {
-    pod.metadata.namespace.clone().unwrap_or_else(|| "default".into())
+    pod.metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into())
 }
 
-fn value_from(pod: &Pod, facts: &PodFacts, src: &EnvVarSource, sources: &Sources) -> Result<Option<String>, String> {
+fn value_from(
+    pod: &Pod,
+    facts: &PodFacts,
+    src: &EnvVarSource,
+    sources: &Sources,
+) -> Result<Option<String>, String> {
     let ns = namespace(pod);
     if let Some(f) = &src.field_ref {
         return field_value(pod, facts, f).map(Some);
@@ -138,7 +168,10 @@ fn value_from(pod: &Pod, facts: &PodFacts, src: &EnvVarSource, sources: &Sources
                 match data.get(&k.key) {
                     Some(v) => Ok(Some(v.clone())),
                     None if optional => Ok(None),
-                    None => Err(format!("couldn't find key {} in ConfigMap {ns}/{}", k.key, k.name)),
+                    None => Err(format!(
+                        "couldn't find key {} in ConfigMap {ns}/{}",
+                        k.key, k.name
+                    )),
                 }
             }
         };
@@ -159,7 +192,10 @@ fn value_from(pod: &Pod, facts: &PodFacts, src: &EnvVarSource, sources: &Sources
                 match data.get(&k.key) {
                     Some(v) => Ok(Some(v.clone())),
                     None if optional => Ok(None),
-                    None => Err(format!("couldn't find key {} in Secret {ns}/{}", k.key, k.name)),
+                    None => Err(format!(
+                        "couldn't find key {} in Secret {ns}/{}",
+                        k.key, k.name
+                    )),
                 }
             }
         };
@@ -237,7 +273,12 @@ pub fn build(
 /// (podgate cannot run an image's entrypoint).
 pub fn command_line(container: &Container, env: &[(String, String)]) -> Option<Vec<String>> {
     let command = container.command.clone().filter(|c| !c.is_empty())?;
-    let lookup = |name: &str| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let lookup = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let mut line: Vec<String> = command.iter().map(|c| expand(c, lookup)).collect();
     line.extend(container.args.iter().flatten().map(|a| expand(a, lookup)));
     Some(line)
@@ -258,23 +299,37 @@ mod tests {
                 name: Some("web-0".into()),
                 namespace: Some("shop".into()),
                 uid: Some("u-1".into()),
-                labels: Some(BTreeMap::from([("app".into(), "web".into()), ("tier".into(), "front".into())])),
+                labels: Some(BTreeMap::from([
+                    ("app".into(), "web".into()),
+                    ("tier".into(), "front".into()),
+                ])),
                 ..Default::default()
             },
-            spec: Some(PodSpec { node_name: Some("node1".into()), service_account_name: Some("sa".into()), ..Default::default() }),
+            spec: Some(PodSpec {
+                node_name: Some("node1".into()),
+                service_account_name: Some("sa".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
 
     fn facts() -> PodFacts {
-        PodFacts { pod_ip: Ipv4Addr::new(127, 1, 0, 5), host_ip: Ipv4Addr::LOCALHOST, node_name: "node1".into() }
+        PodFacts {
+            pod_ip: Ipv4Addr::new(127, 1, 0, 5),
+            host_ip: Ipv4Addr::LOCALHOST,
+            node_name: "node1".into(),
+        }
     }
 
     fn field(name: &str, path: &str) -> EnvVar {
         EnvVar {
             name: name.into(),
             value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector { field_path: path.into(), ..Default::default() }),
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: path.into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -282,7 +337,11 @@ mod tests {
     }
 
     fn val(name: &str, value: &str) -> EnvVar {
-        EnvVar { name: name.into(), value: Some(value.into()), ..Default::default() }
+        EnvVar {
+            name: name.into(),
+            value: Some(value.into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -300,20 +359,42 @@ mod tests {
             ("status.hostIP", "127.0.0.1"),
         ];
         for (path, want) in cases {
-            let sel = ObjectFieldSelector { field_path: path.into(), ..Default::default() };
-            assert_eq!(field_value(&pod(), &facts(), &sel).expect(path), want, "{path}");
+            let sel = ObjectFieldSelector {
+                field_path: path.into(),
+                ..Default::default()
+            };
+            assert_eq!(
+                field_value(&pod(), &facts(), &sel).expect(path),
+                want,
+                "{path}"
+            );
         }
-        let bad = ObjectFieldSelector { field_path: "spec.bogus".into(), ..Default::default() };
-        assert_eq!(field_value(&pod(), &facts(), &bad), Err("unsupported fieldPath: spec.bogus".into()));
+        let bad = ObjectFieldSelector {
+            field_path: "spec.bogus".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            field_value(&pod(), &facts(), &bad),
+            Err("unsupported fieldPath: spec.bogus".into())
+        );
     }
 
     #[test]
     fn env_order_expansion_and_sources() {
         let cm = ConfigMap {
-            data: Some(BTreeMap::from([("color".into(), "blue".into()), ("size".into(), "L".into())])),
+            data: Some(BTreeMap::from([
+                ("color".into(), "blue".into()),
+                ("size".into(), "L".into()),
+            ])),
             ..Default::default()
         };
-        let secret = Secret { data: Some(BTreeMap::from([("pw".into(), ByteString(b"s3cret".to_vec()))])), ..Default::default() };
+        let secret = Secret {
+            data: Some(BTreeMap::from([(
+                "pw".into(),
+                ByteString(b"s3cret".to_vec()),
+            )])),
+            ..Default::default()
+        };
         let sources = Sources {
             config_maps: HashMap::from([("cfg".into(), Some(cm))]),
             secrets: HashMap::from([("sec".into(), Some(secret))]),
@@ -322,7 +403,10 @@ mod tests {
             name: "web".into(),
             env_from: Some(vec![EnvFromSource {
                 prefix: Some("CFG_".into()),
-                config_map_ref: Some(ConfigMapEnvSource { name: "cfg".into(), ..Default::default() }),
+                config_map_ref: Some(ConfigMapEnvSource {
+                    name: "cfg".into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }]),
             env: Some(vec![
@@ -333,17 +417,28 @@ mod tests {
                 EnvVar {
                     name: "PW".into(),
                     value_from: Some(EnvVarSource {
-                        secret_key_ref: Some(SecretKeySelector { name: "sec".into(), key: "pw".into(), ..Default::default() }),
+                        secret_key_ref: Some(SecretKeySelector {
+                            name: "sec".into(),
+                            key: "pw".into(),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     }),
                     ..Default::default()
                 },
             ]),
             command: Some(vec!["podgate".into(), "pet".into()]),
-            args: Some(vec!["--listen".into(), "$(POD_IP):8080".into(), "$$(POD_IP)".into()]),
+            args: Some(vec![
+                "--listen".into(),
+                "$(POD_IP):8080".into(),
+                "$$(POD_IP)".into(),
+            ]),
             ..Default::default()
         };
-        let base = vec![("PATH".to_string(), DEFAULT_PATH.to_string()), ("HOSTNAME".to_string(), "web-0".to_string())];
+        let base = vec![
+            ("PATH".to_string(), DEFAULT_PATH.to_string()),
+            ("HOSTNAME".to_string(), "web-0".to_string()),
+        ];
         let env = build(&pod(), &container, &facts(), &sources, &base).expect("env");
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("CFG_color"), Some("blue"));
@@ -354,11 +449,17 @@ mod tests {
         assert_eq!(get("PW"), Some("s3cret"));
         assert_eq!(env[0].0, "PATH", "overrides keep the base position");
         let line = command_line(&container, &env).expect("command");
-        assert_eq!(line, ["podgate", "pet", "--listen", "127.1.0.5:8080", "$(POD_IP)"]);
+        assert_eq!(
+            line,
+            ["podgate", "pet", "--listen", "127.1.0.5:8080", "$(POD_IP)"]
+        );
         assert_eq!(command_line(&Container::default(), &env), None);
         assert_eq!(
             refs(&container),
-            Refs { config_maps: BTreeSet::from(["cfg".into()]), secrets: BTreeSet::from(["sec".into()]) }
+            Refs {
+                config_maps: BTreeSet::from(["cfg".into()]),
+                secrets: BTreeSet::from(["sec".into()])
+            }
         );
     }
 
@@ -368,17 +469,33 @@ mod tests {
             env: Some(vec![EnvVar {
                 name: "A".into(),
                 value_from: Some(EnvVarSource {
-                    config_map_key_ref: Some(ConfigMapKeySelector { name: "cfg".into(), key: key.into(), optional }),
+                    config_map_key_ref: Some(ConfigMapKeySelector {
+                        name: "cfg".into(),
+                        key: key.into(),
+                        optional,
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
             }]),
             ..Default::default()
         };
-        let none = Sources { config_maps: HashMap::from([("cfg".into(), None)]), ..Default::default() };
-        assert_eq!(build(&pod(), &key_ref(None, "k"), &facts(), &none, &[]), Err("configmap \"cfg\" not found".into()));
-        assert_eq!(build(&pod(), &key_ref(Some(true), "k"), &facts(), &none, &[]), Ok(vec![]));
-        let empty = Sources { config_maps: HashMap::from([("cfg".into(), Some(ConfigMap::default()))]), ..Default::default() };
+        let none = Sources {
+            config_maps: HashMap::from([("cfg".into(), None)]),
+            ..Default::default()
+        };
+        assert_eq!(
+            build(&pod(), &key_ref(None, "k"), &facts(), &none, &[]),
+            Err("configmap \"cfg\" not found".into())
+        );
+        assert_eq!(
+            build(&pod(), &key_ref(Some(true), "k"), &facts(), &none, &[]),
+            Ok(vec![])
+        );
+        let empty = Sources {
+            config_maps: HashMap::from([("cfg".into(), Some(ConfigMap::default()))]),
+            ..Default::default()
+        };
         assert_eq!(
             build(&pod(), &key_ref(None, "k"), &facts(), &empty, &[]),
             Err("couldn't find key k in ConfigMap shop/cfg".into())

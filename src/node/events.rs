@@ -54,21 +54,42 @@ pub struct Recorder {
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("component", &self.component).field("host", &self.host).finish()
+        f.debug_struct("Recorder")
+            .field("component", &self.component)
+            .field("host", &self.host)
+            .finish()
     }
 }
 
 impl Recorder {
     /// A recorder reporting as `component` (`kubelet`, `default-scheduler`) on node `host`.
     pub fn new(client: kube::Client, component: &'static str, host: &str) -> Self {
-        Self { client, component, host: host.to_string(), seen: Default::default() }
+        Self {
+            client,
+            component,
+            host: host.to_string(),
+            seen: Default::default(),
+        }
     }
 
     /// Records an event about `pod` (and a container, via `field_path` like
     /// `spec.containers{web}`), in the background.
-    pub fn pod(&self, pod: &PodRef, field_path: Option<String>, kind: Kind, reason: &str, message: &str) {
+    pub fn pod(
+        &self,
+        pod: &PodRef,
+        field_path: Option<String>,
+        kind: Kind,
+        reason: &str,
+        message: &str,
+    ) {
         let this = self.clone();
-        let key: Key = (pod.clone(), field_path, kind, reason.to_string(), message.to_string());
+        let key: Key = (
+            pod.clone(),
+            field_path,
+            kind,
+            reason.to_string(),
+            message.to_string(),
+        );
         tokio::spawn(async move { this.record(key).await });
     }
 
@@ -84,14 +105,22 @@ impl Recorder {
         let existing = self.seen.lock().get(&key).cloned();
         if let Some((name, count)) = existing {
             let patch = serde_json::json!({ "count": count + 1, "lastTimestamp": now });
-            if api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok() {
+            if api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .is_ok()
+            {
                 self.seen.lock().insert(key, (name, count + 1));
                 return;
             }
         }
         let name = format!("{}.{:x}", pod.name, Timestamp::now().as_nanosecond());
         let event = Event {
-            metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(pod.namespace.clone()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(pod.namespace.clone()),
+                ..Default::default()
+            },
             involved_object: ObjectReference {
                 api_version: Some("v1".into()),
                 kind: Some("Pod".into()),
@@ -104,7 +133,10 @@ impl Recorder {
             reason: Some(reason),
             message: Some(message),
             type_: Some(kind.as_str().into()),
-            source: Some(EventSource { component: Some(self.component.into()), host: Some(self.host.clone()) }),
+            source: Some(EventSource {
+                component: Some(self.component.into()),
+                host: Some(self.host.clone()),
+            }),
             first_timestamp: Some(now.clone()),
             last_timestamp: Some(now),
             count: Some(1),
@@ -123,5 +155,9 @@ impl Recorder {
 
 /// `spec.containers{name}` / `spec.initContainers{name}`.
 pub fn container_path(init: bool, name: &str) -> String {
-    if init { format!("spec.initContainers{{{name}}}") } else { format!("spec.containers{{{name}}}") }
+    if init {
+        format!("spec.initContainers{{{name}}}")
+    } else {
+        format!("spec.containers{{{name}}}")
+    }
 }

@@ -22,8 +22,15 @@ impl IpAllocator {
     /// to 127.0.0.1 is moved to 127.1.0.1.
     pub fn new(base: Ipv4Addr) -> Self {
         let raw = u32::from(base);
-        let base = if usable(raw) { raw } else { u32::from(Ipv4Addr::new(127, 1, 0, 1)) };
-        Self { base, in_use: BTreeSet::new() }
+        let base = if usable(raw) {
+            raw
+        } else {
+            u32::from(Ipv4Addr::new(127, 1, 0, 1))
+        };
+        Self {
+            base,
+            in_use: BTreeSet::new(),
+        }
     }
 
     /// Reserves `preferred` when it is a usable, free address at or above the base (a pod
@@ -76,13 +83,22 @@ mod tests {
     #[test]
     fn allocates_upward_skipping_unusable_addresses() {
         let mut a = IpAllocator::new(ip("127.1.0.253"));
-        let got: Vec<String> = (0..4).map(|_| a.allocate(None).expect("free").to_string()).collect();
-        assert_eq!(got, ["127.1.0.253", "127.1.0.254", "127.1.1.1", "127.1.1.2"]);
+        let got: Vec<String> = (0..4)
+            .map(|_| a.allocate(None).expect("free").to_string())
+            .collect();
+        assert_eq!(
+            got,
+            ["127.1.0.253", "127.1.0.254", "127.1.1.1", "127.1.1.2"]
+        );
     }
 
     #[test]
     fn never_localhost_and_bad_base_is_replaced() {
-        let cases = [("127.0.0.1", "127.1.0.1"), ("10.0.0.1", "127.1.0.1"), ("127.0.0.2", "127.0.0.2")];
+        let cases = [
+            ("127.0.0.1", "127.1.0.1"),
+            ("10.0.0.1", "127.1.0.1"),
+            ("127.0.0.2", "127.0.0.2"),
+        ];
         for (base, first) in cases {
             let mut a = IpAllocator::new(ip(base));
             assert_eq!(a.allocate(None), Some(ip(first)), "base {base}");

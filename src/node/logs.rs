@@ -9,8 +9,8 @@
 //! are kept (kubelet: `containerLogMaxSize` 10Mi, `containerLogMaxFiles` 5).
 
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::MetadataExt;
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +35,10 @@ pub struct LogLimits {
 
 impl Default for LogLimits {
     fn default() -> Self {
-        Self { max_bytes: 10 * 1024 * 1024, max_files: 5 }
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            max_files: 5,
+        }
     }
 }
 
@@ -83,12 +86,20 @@ impl ContainerLog {
         for old in rotated_files(dir, &base) {
             let _ = fs::remove_file(old.1);
         }
-        let file = OpenOptions::new().create(true).write(true).truncate(true).open(dir.join(&base))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(dir.join(&base))?;
         Ok(Arc::new(Self {
             dir: dir.to_path_buf(),
             base,
             limits,
-            writer: Mutex::new(Some(Writer { file, size: 0, next_seq: 1 })),
+            writer: Mutex::new(Some(Writer {
+                file,
+                size: 0,
+                next_seq: 1,
+            })),
             closed: AtomicBool::new(false),
             progress: watch::channel(0).0,
         }))
@@ -113,13 +124,20 @@ impl ContainerLog {
 
     /// Appends one record; `partial` marks a piece of a longer line (`P`).
     pub fn write_record(&self, stream: Stream, text: &[u8], partial: bool) -> io::Result<()> {
-        let mut line = format!("{:.9} {} {} ", Timestamp::now(), stream.as_str(), if partial { "P" } else { "F" })
-            .into_bytes();
+        let mut line = format!(
+            "{:.9} {} {} ",
+            Timestamp::now(),
+            stream.as_str(),
+            if partial { "P" } else { "F" }
+        )
+        .into_bytes();
         line.extend_from_slice(text);
         line.push(b'\n');
         {
             let mut guard = self.writer.lock();
-            let Some(w) = guard.as_mut() else { return Ok(()) };
+            let Some(w) = guard.as_mut() else {
+                return Ok(());
+            };
             if w.size > 0 && w.size + line.len() as u64 > self.limits.max_bytes {
                 self.rotate(w)?;
             }
@@ -132,7 +150,11 @@ impl ContainerLog {
 
     fn rotate(&self, w: &mut Writer) -> io::Result<()> {
         let current = self.dir.join(&self.base);
-        let seq = w.next_seq.max(rotated_files(&self.dir, &self.base).last().map_or(1, |(n, _)| n + 1));
+        let seq = w.next_seq.max(
+            rotated_files(&self.dir, &self.base)
+                .last()
+                .map_or(1, |(n, _)| n + 1),
+        );
         fs::rename(&current, self.dir.join(format!("{}.{seq}", self.base)))?;
         w.next_seq = seq + 1;
         let keep = self.limits.max_files.saturating_sub(1);
@@ -140,7 +162,11 @@ impl ContainerLog {
         for (_, old) in rotated.iter().take(rotated.len().saturating_sub(keep)) {
             let _ = fs::remove_file(old);
         }
-        w.file = OpenOptions::new().create(true).write(true).truncate(true).open(&current)?;
+        w.file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&current)?;
         w.size = 0;
         Ok(())
     }
@@ -161,7 +187,10 @@ impl ContainerLog {
 
     /// The log's files, oldest first: rotated files, then the current one.
     pub fn files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = rotated_files(&self.dir, &self.base).into_iter().map(|(_, p)| p).collect();
+        let mut files: Vec<PathBuf> = rotated_files(&self.dir, &self.base)
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
         let current = self.dir.join(&self.base);
         if current.exists() {
             files.push(current);
@@ -173,11 +202,7 @@ impl ContainerLog {
     pub async fn pump(self: Arc<Self>, stream: Stream, source: impl AsyncRead + Unpin) {
         let mut reader = BufReader::with_capacity(MAX_LINE, source);
         let mut line = Vec::with_capacity(256);
-        loop {
-            let buf = match reader.fill_buf().await {
-                Ok(buf) => buf,
-                Err(_) => break,
-            };
+        while let Ok(buf) = reader.fill_buf().await {
             if buf.is_empty() {
                 if !line.is_empty() {
                     let _ = self.write_record(stream, &line, false);
@@ -258,7 +283,10 @@ pub struct Record {
 pub fn parse_record(line: &[u8]) -> Option<Record> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let mut parts = line.splitn(4, |&b| b == b' ');
-    let time = std::str::from_utf8(parts.next()?).ok()?.parse::<Timestamp>().ok()?;
+    let time = std::str::from_utf8(parts.next()?)
+        .ok()?
+        .parse::<Timestamp>()
+        .ok()?;
     let stream = match parts.next()? {
         b"stdout" => Stream::Stdout,
         b"stderr" => Stream::Stderr,
@@ -267,7 +295,12 @@ pub fn parse_record(line: &[u8]) -> Option<Record> {
     let tag = parts.next()?;
     let partial = tag.split(|&b| b == b':').any(|t| t == b"P");
     let text = parts.next().unwrap_or_default().to_vec();
-    Some(Record { time, stream, partial, text })
+    Some(Record {
+        time,
+        stream,
+        partial,
+        text,
+    })
 }
 
 /// Formats one record for output, as the kubelet does.
@@ -292,7 +325,8 @@ struct Emitter {
 
 impl Emitter {
     fn wanted(&self, r: &Record) -> bool {
-        self.opts.since.is_none_or(|since| r.time >= since) && self.opts.stream.is_none_or(|s| s == r.stream)
+        self.opts.since.is_none_or(|since| r.time >= since)
+            && self.opts.stream.is_none_or(|s| s == r.stream)
     }
 
     /// Sends a record; `false` when the reader should stop (limit reached or client gone).
@@ -319,7 +353,11 @@ impl Emitter {
 /// Streams `log` to `tx` as `opts` asks; returns when done, when the limit is reached or
 /// when the receiver is dropped.
 pub async fn read(log: Arc<ContainerLog>, opts: LogOptions, tx: mpsc::Sender<io::Result<Bytes>>) {
-    let mut em = Emitter { opts: opts.clone(), sent: 0, tx };
+    let mut em = Emitter {
+        opts: opts.clone(),
+        sent: 0,
+        tx,
+    };
     if opts.limit_bytes == Some(0) {
         return;
     }
@@ -332,7 +370,11 @@ pub async fn read(log: Arc<ContainerLog>, opts: LogOptions, tx: mpsc::Sender<io:
     let mut last: Option<(File, u64)> = None;
     for (i, path) in files.iter().enumerate() {
         let Ok(file) = File::open(path) else { continue };
-        let keep = if i + 1 == files.len() { file.try_clone().ok() } else { None };
+        let keep = if i + 1 == files.len() {
+            file.try_clone().ok()
+        } else {
+            None
+        };
         let mut reader = BufReader::new(tokio::fs::File::from_std(file));
         let mut buf = Vec::new();
         let mut offset = 0u64;
@@ -344,7 +386,9 @@ pub async fn read(log: Arc<ContainerLog>, opts: LogOptions, tx: mpsc::Sender<io:
                 Ok(_) if buf.last() != Some(&b'\n') => break,
                 Ok(n) => offset += n as u64,
             }
-            let Some(record) = parse_record(&buf) else { continue };
+            let Some(record) = parse_record(&buf) else {
+                continue;
+            };
             match opts.tail_lines {
                 Some(n) => {
                     if n == 0 {
@@ -407,7 +451,9 @@ pub async fn read(log: Arc<ContainerLog>, opts: LogOptions, tx: mpsc::Sender<io:
         if current_ino.is_some() && ours != current_ino {
             // Our file was rotated (or we had none): continue with the next file in order.
             let files = log.files();
-            let position = files.iter().position(|p| fs::metadata(p).map(|m| m.ino()).ok() == ours);
+            let position = files
+                .iter()
+                .position(|p| fs::metadata(p).map(|m| m.ino()).ok() == ours);
             let next = match position {
                 Some(i) => files.get(i + 1),
                 None => files.first(),
@@ -452,7 +498,8 @@ mod tests {
 
     #[test]
     fn parses_cri_records() {
-        let r = parse_record(b"2016-10-06T00:17:09.669794202Z stdout F log content 1\n").expect("record");
+        let r = parse_record(b"2016-10-06T00:17:09.669794202Z stdout F log content 1\n")
+            .expect("record");
         assert_eq!(r.stream, Stream::Stdout);
         assert!(!r.partial);
         assert_eq!(r.text, b"log content 1");
@@ -471,37 +518,89 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = ContainerLog::create(dir.path(), 0, LogLimits::default()).expect("log");
         for i in 1..=5 {
-            log.write_record(Stream::Stdout, format!("line {i}").as_bytes(), false).expect("write");
+            log.write_record(Stream::Stdout, format!("line {i}").as_bytes(), false)
+                .expect("write");
         }
-        log.write_record(Stream::Stderr, b"oops", false).expect("write");
+        log.write_record(Stream::Stderr, b"oops", false)
+            .expect("write");
         log.close();
 
         let all = collect(log.clone(), LogOptions::default()).await;
         assert_eq!(all, "line 1\nline 2\nline 3\nline 4\nline 5\noops\n");
-        let tail = collect(log.clone(), LogOptions { tail_lines: Some(2), ..Default::default() }).await;
+        let tail = collect(
+            log.clone(),
+            LogOptions {
+                tail_lines: Some(2),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(tail, "line 5\noops\n");
-        let none = collect(log.clone(), LogOptions { tail_lines: Some(0), ..Default::default() }).await;
+        let none = collect(
+            log.clone(),
+            LogOptions {
+                tail_lines: Some(0),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(none, "");
-        let limited = collect(log.clone(), LogOptions { limit_bytes: Some(10), ..Default::default() }).await;
+        let limited = collect(
+            log.clone(),
+            LogOptions {
+                limit_bytes: Some(10),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(limited, "line 1\nlin");
-        let stderr = collect(log.clone(), LogOptions { stream: Some(Stream::Stderr), ..Default::default() }).await;
+        let stderr = collect(
+            log.clone(),
+            LogOptions {
+                stream: Some(Stream::Stderr),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(stderr, "oops\n");
-        let stamped = collect(log.clone(), LogOptions { timestamps: true, tail_lines: Some(1), ..Default::default() }).await;
+        let stamped = collect(
+            log.clone(),
+            LogOptions {
+                timestamps: true,
+                tail_lines: Some(1),
+                ..Default::default()
+            },
+        )
+        .await;
         let (ts, text) = stamped.split_once(' ').expect("timestamp prefix");
         assert_eq!(text, "oops\n");
-        assert!(ts.ends_with('Z') && ts.len() == 30, "fixed nanosecond timestamp: {ts}");
+        assert!(
+            ts.ends_with('Z') && ts.len() == 30,
+            "fixed nanosecond timestamp: {ts}"
+        );
         let future = Timestamp::now() + k8s_openapi::jiff::SignedDuration::from_secs(60);
-        let since = collect(log.clone(), LogOptions { since: Some(future), ..Default::default() }).await;
+        let since = collect(
+            log.clone(),
+            LogOptions {
+                since: Some(future),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(since, "");
     }
 
     #[tokio::test]
     async fn rotation_keeps_the_newest_files_and_reads_them_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let limits = LogLimits { max_bytes: 200, max_files: 3 };
+        let limits = LogLimits {
+            max_bytes: 200,
+            max_files: 3,
+        };
         let log = ContainerLog::create(dir.path(), 2, limits).expect("log");
         for i in 0..40 {
-            log.write_record(Stream::Stdout, format!("record {i:02}").as_bytes(), false).expect("write");
+            log.write_record(Stream::Stdout, format!("record {i:02}").as_bytes(), false)
+                .expect("write");
         }
         log.close();
         let files = log.files();
@@ -514,21 +613,41 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.last(), Some(&"record 39"));
         let nums: Vec<u32> = lines.iter().map(|l| l[7..].parse().expect("num")).collect();
-        assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "contiguous, in order: {nums:?}");
+        assert!(
+            nums.windows(2).all(|w| w[1] == w[0] + 1),
+            "contiguous, in order: {nums:?}"
+        );
         assert!(nums[0] > 0, "oldest records were dropped");
     }
 
     #[tokio::test]
     async fn follow_streams_new_lines_across_rotation_until_closed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = ContainerLog::create(dir.path(), 0, LogLimits { max_bytes: 120, max_files: 5 }).expect("log");
-        log.write_record(Stream::Stdout, b"before", false).expect("write");
+        let log = ContainerLog::create(
+            dir.path(),
+            0,
+            LogLimits {
+                max_bytes: 120,
+                max_files: 5,
+            },
+        )
+        .expect("log");
+        log.write_record(Stream::Stdout, b"before", false)
+            .expect("write");
         let (tx, mut rx) = mpsc::channel(64);
-        let reader = tokio::spawn(read(log.clone(), LogOptions { follow: true, ..Default::default() }, tx));
+        let reader = tokio::spawn(read(
+            log.clone(),
+            LogOptions {
+                follow: true,
+                ..Default::default()
+            },
+            tx,
+        ));
         let first = rx.recv().await.expect("first").expect("ok");
         assert_eq!(&first[..], b"before\n");
         for i in 0..10 {
-            log.write_record(Stream::Stdout, format!("after {i}").as_bytes(), false).expect("write");
+            log.write_record(Stream::Stdout, format!("after {i}").as_bytes(), false)
+                .expect("write");
             tokio::task::yield_now().await;
         }
         log.close();
@@ -552,9 +671,15 @@ mod tests {
         log.clone().pump(Stream::Stderr, &input[..]).await;
         log.close();
         let raw = fs::read_to_string(dir.path().join("0.log")).expect("read");
-        let records: Vec<Record> = raw.lines().map(|l| parse_record(l.as_bytes()).expect("record")).collect();
+        let records: Vec<Record> = raw
+            .lines()
+            .map(|l| parse_record(l.as_bytes()).expect("record"))
+            .collect();
         let shape: Vec<(bool, usize)> = records.iter().map(|r| (r.partial, r.text.len())).collect();
-        assert_eq!(shape, vec![(false, 5), (true, MAX_LINE), (false, 10), (false, 10)]);
+        assert_eq!(
+            shape,
+            vec![(false, 5), (true, MAX_LINE), (false, 10), (false, 10)]
+        );
         assert!(records.iter().all(|r| r.stream == Stream::Stderr));
         let out = collect(log, LogOptions::default()).await;
         assert_eq!(out.len(), 6 + MAX_LINE + 10 + 1 + 11);

@@ -60,14 +60,38 @@ pub enum PlanError {
 /// One system call of the plan.
 #[derive(Debug)]
 enum Op {
-    Tmpfs { target: CString, data: CString },
-    Mkdir { path: CString, mode: u32 },
-    MkdirAll { prefixes: Vec<CString> },
-    Touch { path: CString },
-    Symlink { to: CString, path: CString },
-    Bind { source: CString, target: CString, recursive: bool, read_only: bool, keep_flags: u64 },
-    Pivot { new_root: CString, detach_after: Vec<CString> },
-    Chdir { path: CString },
+    Tmpfs {
+        target: CString,
+        data: CString,
+    },
+    Mkdir {
+        path: CString,
+        mode: u32,
+    },
+    MkdirAll {
+        prefixes: Vec<CString>,
+    },
+    Touch {
+        path: CString,
+    },
+    Symlink {
+        to: CString,
+        path: CString,
+    },
+    Bind {
+        source: CString,
+        target: CString,
+        recursive: bool,
+        read_only: bool,
+        keep_flags: u64,
+    },
+    Pivot {
+        new_root: CString,
+        detach_after: Vec<CString>,
+    },
+    Chdir {
+        path: CString,
+    },
 }
 
 const OLD_ROOT: &str = ".podgate-oldroot";
@@ -96,7 +120,9 @@ fn normalize(p: &Path) -> Result<PathBuf, PlanError> {
         match c {
             Component::RootDir | Component::CurDir => {}
             Component::Normal(n) => out.push(n),
-            Component::ParentDir | Component::Prefix(_) => return Err(PlanError::BadPath(p.to_path_buf())),
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(PlanError::BadPath(p.to_path_buf()));
+            }
         }
     }
     Ok(out)
@@ -142,6 +168,7 @@ fn under(root: &Path, p: &Path) -> PathBuf {
 /// Mount flags to keep when remounting a bind read-only (locked flags in user namespaces).
 fn keep_flags(path: &Path) -> u64 {
     let c = cstr(path);
+    // SAFETY: statvfs is plain old data; all-zero is a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out-pointer.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
@@ -167,7 +194,11 @@ impl MountPlan {
     /// Plans `binds` (in the order given, parents before children) and makes sure
     /// `working_dir` exists in the pod's view. `stage` is an empty directory owned by podgate,
     /// used as the new root when one is needed.
-    pub fn new(binds: &[BindRequest], working_dir: Option<&Path>, stage: &Path) -> Result<Self, PlanError> {
+    pub fn new(
+        binds: &[BindRequest],
+        working_dir: Option<&Path>,
+        stage: &Path,
+    ) -> Result<Self, PlanError> {
         struct Target {
             path: PathBuf,
             is_file: bool,
@@ -175,13 +206,24 @@ impl MountPlan {
         }
         let mut targets = Vec::new();
         for b in binds {
-            let meta = std::fs::metadata(&b.source).map_err(|e| PlanError::Source { path: b.source.clone(), source: e })?;
+            let meta = std::fs::metadata(&b.source).map_err(|e| PlanError::Source {
+                path: b.source.clone(),
+                source: e,
+            })?;
             let (path, _) = resolve_existing(&normalize(&b.target)?);
-            targets.push(Target { path, is_file: !meta.is_dir(), bind: Some(b.clone()) });
+            targets.push(Target {
+                path,
+                is_file: !meta.is_dir(),
+                bind: Some(b.clone()),
+            });
         }
         if let Some(wd) = working_dir {
             let (path, _) = resolve_existing(&normalize(wd)?);
-            targets.push(Target { path, is_file: false, bind: None });
+            targets.push(Target {
+                path,
+                is_file: false,
+                bind: None,
+            });
         }
         // Parents before children, keeping the given order otherwise.
         targets.sort_by_key(|t| t.path.components().count());
@@ -211,31 +253,58 @@ impl MountPlan {
         }
 
         let new_root = !mirrored.is_empty();
-        let root = if new_root { stage.to_path_buf() } else { PathBuf::from("/") };
+        let root = if new_root {
+            stage.to_path_buf()
+        } else {
+            PathBuf::from("/")
+        };
         let mut ops = Vec::new();
         if new_root {
-            ops.push(Op::Tmpfs { target: cstr(stage), data: c"mode=0755".to_owned() });
+            ops.push(Op::Tmpfs {
+                target: cstr(stage),
+                data: c"mode=0755".to_owned(),
+            });
             // BTreeSet order is parents first.
             for dir in &mirrored {
-                let meta = std::fs::metadata(dir).map_err(|e| PlanError::Inspect { path: dir.clone(), source: e })?;
+                let meta = std::fs::metadata(dir).map_err(|e| PlanError::Inspect {
+                    path: dir.clone(),
+                    source: e,
+                })?;
                 let in_stage = under(stage, dir);
                 if dir != Path::new("/") {
                     let data = format!("mode={:o}", meta.permissions().mode() & 0o7777);
-                    ops.push(Op::Tmpfs { target: cstr(&in_stage), data: cstr(data) });
+                    ops.push(Op::Tmpfs {
+                        target: cstr(&in_stage),
+                        data: cstr(data),
+                    });
                 }
-                let entries = std::fs::read_dir(dir).map_err(|e| PlanError::Inspect { path: dir.clone(), source: e })?;
+                let entries = std::fs::read_dir(dir).map_err(|e| PlanError::Inspect {
+                    path: dir.clone(),
+                    source: e,
+                })?;
                 for entry in entries.flatten() {
                     let host = entry.path();
                     let dest = cstr(under(stage, &host));
-                    let Ok(lmeta) = std::fs::symlink_metadata(&host) else { continue };
+                    let Ok(lmeta) = std::fs::symlink_metadata(&host) else {
+                        continue;
+                    };
                     if mirrored.contains(&host) {
-                        ops.push(Op::Mkdir { path: dest, mode: 0o755 });
+                        ops.push(Op::Mkdir {
+                            path: dest,
+                            mode: 0o755,
+                        });
                     } else if lmeta.file_type().is_symlink() {
                         if let Ok(to) = std::fs::read_link(&host) {
-                            ops.push(Op::Symlink { to: cstr(to), path: dest });
+                            ops.push(Op::Symlink {
+                                to: cstr(to),
+                                path: dest,
+                            });
                         }
                     } else if lmeta.is_dir() {
-                        ops.push(Op::Mkdir { path: dest.clone(), mode: lmeta.mode() & 0o7777 });
+                        ops.push(Op::Mkdir {
+                            path: dest.clone(),
+                            mode: lmeta.mode() & 0o7777,
+                        });
                         ops.push(Op::Bind {
                             source: cstr(&host),
                             target: dest,
@@ -260,13 +329,19 @@ impl MountPlan {
             let in_root = under(&root, &t.path);
             let mut dirs: Vec<CString> = Vec::new();
             let parent_prefixes = prefixes(&t.path);
-            let upto = if t.is_file { parent_prefixes.len().saturating_sub(1) } else { parent_prefixes.len() };
+            let upto = if t.is_file {
+                parent_prefixes.len().saturating_sub(1)
+            } else {
+                parent_prefixes.len()
+            };
             for p in &parent_prefixes[..upto] {
                 dirs.push(cstr(under(&root, p)));
             }
             ops.push(Op::MkdirAll { prefixes: dirs });
             if t.is_file {
-                ops.push(Op::Touch { path: cstr(&in_root) });
+                ops.push(Op::Touch {
+                    path: cstr(&in_root),
+                });
             }
             if let Some(b) = &t.bind {
                 ops.push(Op::Bind {
@@ -274,19 +349,31 @@ impl MountPlan {
                     target: cstr(&in_root),
                     recursive: true,
                     read_only: b.read_only,
-                    keep_flags: if b.read_only { keep_flags(&b.source) } else { 0 },
+                    keep_flags: if b.read_only {
+                        keep_flags(&b.source)
+                    } else {
+                        0
+                    },
                 });
             }
         }
         if new_root {
-            ops.push(Op::Mkdir { path: cstr(stage.join(OLD_ROOT)), mode: 0o700 });
-            ops.push(Op::Pivot { new_root: cstr(stage), detach_after: vec![cstr(stage)] });
+            ops.push(Op::Mkdir {
+                path: cstr(stage.join(OLD_ROOT)),
+                mode: 0o700,
+            });
+            ops.push(Op::Pivot {
+                new_root: cstr(stage),
+                detach_after: vec![cstr(stage)],
+            });
         }
         if let Some(wd) = working_dir {
             let (path, _) = resolve_existing(&normalize(wd)?);
             ops.push(Op::Chdir { path: cstr(path) });
         } else {
-            ops.push(Op::Chdir { path: c"/".to_owned() });
+            ops.push(Op::Chdir {
+                path: c"/".to_owned(),
+            });
         }
         Ok(Self { ops, new_root })
     }
@@ -294,7 +381,10 @@ impl MountPlan {
     /// A plan that only changes to `working_dir` (no namespaces).
     pub fn chdir_only(working_dir: Option<&Path>) -> Self {
         let path = working_dir.map_or_else(|| c"/".to_owned(), cstr);
-        Self { ops: vec![Op::Chdir { path }], new_root: false }
+        Self {
+            ops: vec![Op::Chdir { path }],
+            new_root: false,
+        }
     }
 
     /// Describes step `index` for error messages.
@@ -303,10 +393,14 @@ impl MountPlan {
         match self.ops.get(index) {
             Some(Op::Tmpfs { target, .. }) => format!("mount tmpfs on {}", s(target)),
             Some(Op::Mkdir { path, .. }) => format!("mkdir {}", s(path)),
-            Some(Op::MkdirAll { prefixes }) => format!("mkdir -p {}", prefixes.last().map(s).unwrap_or_default()),
+            Some(Op::MkdirAll { prefixes }) => {
+                format!("mkdir -p {}", prefixes.last().map(s).unwrap_or_default())
+            }
             Some(Op::Touch { path }) => format!("create mount point {}", s(path)),
             Some(Op::Symlink { path, .. }) => format!("symlink {}", s(path)),
-            Some(Op::Bind { source, target, .. }) => format!("bind mount {} on {}", s(source), s(target)),
+            Some(Op::Bind { source, target, .. }) => {
+                format!("bind mount {} on {}", s(source), s(target))
+            }
             Some(Op::Pivot { new_root, .. }) => format!("pivot_root into {}", s(new_root)),
             Some(Op::Chdir { path }) => format!("chdir to {}", s(path)),
             None => "set up the pod's namespaces".to_string(),
@@ -324,7 +418,11 @@ impl MountPlan {
 }
 
 fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn mkdir_ok_if_exists(path: &CString, mode: u32) -> io::Result<()> {
@@ -333,7 +431,11 @@ fn mkdir_ok_if_exists(path: &CString, mode: u32) -> io::Result<()> {
         return Ok(());
     }
     let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EEXIST) { Ok(()) } else { Err(e) }
+    if e.raw_os_error() == Some(libc::EEXIST) {
+        Ok(())
+    } else {
+        Err(e)
+    }
 }
 
 fn run_op(op: &Op) -> io::Result<()> {
@@ -356,34 +458,69 @@ fn run_op(op: &Op) -> io::Result<()> {
                 Ok(())
             }
             Op::Touch { path } => {
-                let fd = libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                let fd = libc::open(
+                    path.as_ptr(),
+                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644,
+                );
                 if fd < 0 {
                     let e = io::Error::last_os_error();
                     // A directory already there is fine for a file mount point check later.
-                    return if e.raw_os_error() == Some(libc::EISDIR) { Ok(()) } else { Err(e) };
+                    return if e.raw_os_error() == Some(libc::EISDIR) {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    };
                 }
                 libc::close(fd);
                 Ok(())
             }
             Op::Symlink { to, path } => check(libc::symlink(to.as_ptr(), path.as_ptr())),
-            Op::Bind { source, target, recursive, read_only, keep_flags } => {
+            Op::Bind {
+                source,
+                target,
+                recursive,
+                read_only,
+                keep_flags,
+            } => {
                 let mut flags = libc::MS_BIND;
                 if *recursive {
                     flags |= libc::MS_REC;
                 }
-                check(libc::mount(source.as_ptr(), target.as_ptr(), std::ptr::null(), flags, std::ptr::null()))?;
+                check(libc::mount(
+                    source.as_ptr(),
+                    target.as_ptr(),
+                    std::ptr::null(),
+                    flags,
+                    std::ptr::null(),
+                ))?;
                 if *read_only {
-                    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | *keep_flags as libc::c_ulong;
-                    check(libc::mount(std::ptr::null(), target.as_ptr(), std::ptr::null(), flags, std::ptr::null()))?;
+                    let flags = libc::MS_BIND
+                        | libc::MS_REMOUNT
+                        | libc::MS_RDONLY
+                        | *keep_flags as libc::c_ulong;
+                    check(libc::mount(
+                        std::ptr::null(),
+                        target.as_ptr(),
+                        std::ptr::null(),
+                        flags,
+                        std::ptr::null(),
+                    ))?;
                 }
                 Ok(())
             }
-            Op::Pivot { new_root, detach_after } => {
+            Op::Pivot {
+                new_root,
+                detach_after,
+            } => {
                 check(libc::chdir(new_root.as_ptr()))?;
                 let old = c".podgate-oldroot";
                 if libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), old.as_ptr()) == 0 {
                     check(libc::chdir(c"/".as_ptr()))?;
-                    check(libc::umount2(c"/.podgate-oldroot".as_ptr(), libc::MNT_DETACH))?;
+                    check(libc::umount2(
+                        c"/.podgate-oldroot".as_ptr(),
+                        libc::MNT_DETACH,
+                    ))?;
                     libc::rmdir(c"/.podgate-oldroot".as_ptr());
                 } else {
                     // pivot_root is refused on some roots (e.g. an initramfs): chroot instead.
@@ -408,12 +545,23 @@ mod tests {
 
     #[test]
     fn normalize_table() {
-        let ok = [("/var/data", "/var/data"), ("/var/./data/", "/var/data"), ("/", "/"), ("//a//b", "/a/b")];
+        let ok = [
+            ("/var/data", "/var/data"),
+            ("/var/./data/", "/var/data"),
+            ("/", "/"),
+            ("//a//b", "/a/b"),
+        ];
         for (input, want) in ok {
-            assert_eq!(normalize(Path::new(input)).expect("valid"), PathBuf::from(want));
+            assert_eq!(
+                normalize(Path::new(input)).expect("valid"),
+                PathBuf::from(want)
+            );
         }
         for bad in ["relative", "/a/../b", ""] {
-            assert!(normalize(Path::new(bad)).is_err(), "{bad:?} must be rejected");
+            assert!(
+                normalize(Path::new(bad)).is_err(),
+                "{bad:?} must be rejected"
+            );
         }
     }
 
@@ -421,19 +569,35 @@ mod tests {
     fn existing_targets_need_no_new_root() {
         let dir = tempfile::tempdir().expect("tempdir");
         let src = tempfile::tempdir().expect("tempdir");
-        let binds = [BindRequest { source: src.path().into(), target: dir.path().into(), read_only: false }];
+        let binds = [BindRequest {
+            source: src.path().into(),
+            target: dir.path().into(),
+            read_only: false,
+        }];
         let plan = MountPlan::new(&binds, None, Path::new("/nonexistent-stage")).expect("plan");
         assert!(!plan.new_root);
-        assert!(plan.describe(1).starts_with("bind mount"), "{}", plan.describe(1));
+        assert!(
+            plan.describe(1).starts_with("bind mount"),
+            "{}",
+            plan.describe(1)
+        );
     }
 
     #[test]
     fn missing_target_mirrors_its_ancestors() {
         let src = tempfile::tempdir().expect("tempdir");
         let stage = tempfile::tempdir().expect("tempdir");
-        let binds =
-            [BindRequest { source: src.path().into(), target: "/var/podgate-plan-test/data".into(), read_only: true }];
-        let plan = MountPlan::new(&binds, Some(Path::new("/var/podgate-plan-test")), stage.path()).expect("plan");
+        let binds = [BindRequest {
+            source: src.path().into(),
+            target: "/var/podgate-plan-test/data".into(),
+            read_only: true,
+        }];
+        let plan = MountPlan::new(
+            &binds,
+            Some(Path::new("/var/podgate-plan-test")),
+            stage.path(),
+        )
+        .expect("plan");
         assert!(plan.new_root);
         let tmpfs: Vec<String> = plan
             .ops
@@ -445,13 +609,29 @@ mod tests {
             .collect();
         let stage_s = stage.path().to_string_lossy().into_owned();
         let var = std::fs::canonicalize("/var").expect("var");
-        assert_eq!(tmpfs, vec![stage_s.clone(), under(stage.path(), &var).to_string_lossy().into_owned()]);
-        assert!(!Path::new("/var/podgate-plan-test").exists(), "planning creates nothing");
+        assert_eq!(
+            tmpfs,
+            vec![
+                stage_s.clone(),
+                under(stage.path(), &var).to_string_lossy().into_owned()
+            ]
+        );
+        assert!(
+            !Path::new("/var/podgate-plan-test").exists(),
+            "planning creates nothing"
+        );
     }
 
     #[test]
     fn missing_source_is_an_error() {
-        let binds = [BindRequest { source: "/nonexistent/source".into(), target: "/x".into(), read_only: false }];
-        assert!(matches!(MountPlan::new(&binds, None, Path::new("/tmp")), Err(PlanError::Source { .. })));
+        let binds = [BindRequest {
+            source: "/nonexistent/source".into(),
+            target: "/x".into(),
+            read_only: false,
+        }];
+        assert!(matches!(
+            MountPlan::new(&binds, None, Path::new("/tmp")),
+            Err(PlanError::Source { .. })
+        ));
     }
 }

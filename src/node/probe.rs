@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use k8s_openapi::api::core::v1::{Container, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction};
+use k8s_openapi::api::core::v1::{
+    Container, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -106,7 +108,9 @@ pub struct Timing {
 impl Timing {
     /// Reads the timing fields of `probe`.
     pub fn of(probe: &Probe) -> Self {
-        let secs = |v: Option<i32>, default: i32, min: i32| Duration::from_secs(v.unwrap_or(default).max(min) as u64);
+        let secs = |v: Option<i32>, default: i32, min: i32| {
+            Duration::from_secs(v.unwrap_or(default).max(min) as u64)
+        };
         Timing {
             initial_delay: secs(probe.initial_delay_seconds, 0, 0),
             period: secs(probe.period_seconds, 10, 1),
@@ -131,7 +135,12 @@ fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, String
                 .flatten()
                 .find(|p| p.name.as_deref() == Some(name.as_str()))
                 .and_then(|p| u16::try_from(p.container_port).ok())
-                .ok_or_else(|| format!("couldn't find port: {name} in container {:?}", container.name))
+                .ok_or_else(|| {
+                    format!(
+                        "couldn't find port: {name} in container {:?}",
+                        container.name
+                    )
+                })
         }
     }
 }
@@ -139,7 +148,10 @@ fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, String
 fn host_of(host: Option<&String>, pod_ip: IpAddr) -> IpAddrOrName {
     match host.map(|h| h.trim()).filter(|h| !h.is_empty()) {
         None => IpAddrOrName::Ip(pod_ip),
-        Some(h) => h.parse().map(IpAddrOrName::Ip).unwrap_or_else(|_| IpAddrOrName::Name(h.to_string())),
+        Some(h) => h
+            .parse()
+            .map(IpAddrOrName::Ip)
+            .unwrap_or_else(|_| IpAddrOrName::Name(h.to_string())),
     }
 }
 
@@ -151,11 +163,19 @@ fn http_action(h: &HTTPGetAction, container: &Container, pod_ip: IpAddr) -> Acti
                 path.insert(0, '/');
             }
             Action::Http {
-                https: h.scheme.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("https")),
+                https: h
+                    .scheme
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("https")),
                 host: host_of(h.host.as_ref(), pod_ip),
                 port,
                 path,
-                headers: h.http_headers.iter().flatten().map(|hh| (hh.name.clone(), hh.value.clone())).collect(),
+                headers: h
+                    .http_headers
+                    .iter()
+                    .flatten()
+                    .map(|hh| (hh.name.clone(), hh.value.clone()))
+                    .collect(),
             }
         }
         Err(e) => Action::Unsupported(e),
@@ -164,7 +184,10 @@ fn http_action(h: &HTTPGetAction, container: &Container, pod_ip: IpAddr) -> Acti
 
 fn tcp_action(t: &TCPSocketAction, container: &Container, pod_ip: IpAddr) -> Action {
     match resolve_port(&t.port, container) {
-        Ok(port) => Action::Tcp { host: host_of(t.host.as_ref(), pod_ip), port },
+        Ok(port) => Action::Tcp {
+            host: host_of(t.host.as_ref(), pod_ip),
+            port,
+        },
         Err(e) => Action::Unsupported(e),
     }
 }
@@ -227,9 +250,13 @@ pub enum Outcome {
 pub async fn run(action: &Action, exec: &ExecContext, timeout: Duration) -> Outcome {
     match action {
         Action::Exec(cmd) => run_exec(cmd, exec, timeout).await,
-        Action::Http { https, host, port, path, headers } => {
-            run_http(*https, host, *port, path, headers, timeout).await
-        }
+        Action::Http {
+            https,
+            host,
+            port,
+            path,
+            headers,
+        } => run_http(*https, host, *port, path, headers, timeout).await,
         Action::Tcp { host, port } => match connect(host, *port, timeout).await {
             Ok(_) => Outcome::Success,
             Err(e) => Outcome::Failure(e),
@@ -287,7 +314,9 @@ async fn run_http(
     let attempt = async {
         let stream = connect(host, port, timeout).await?;
         let status = if https {
-            let tls = tls_connect(stream, host).await.map_err(|e| format!("{e}"))?;
+            let tls = tls_connect(stream, host)
+                .await
+                .map_err(|e| format!("{e}"))?;
             send_get(tls, host, port, path, headers).await?
         } else {
             send_get(stream, host, port, path, headers).await?
@@ -304,13 +333,20 @@ async fn run_http(
     }
 }
 
-async fn send_get<S>(stream: S, host: &IpAddrOrName, port: u16, path: &str, headers: &[(String, String)]) -> Result<u16, String>
+async fn send_get<S>(
+    stream: S,
+    host: &IpAddrOrName,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+) -> Result<u16, String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -325,65 +361,27 @@ where
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     // Drain (a bounded amount of) the body so the server sees a complete exchange.
-    let _ = http_body_util::Limited::new(resp.into_body(), 10 * 1024).collect().await;
+    let _ = http_body_util::Limited::new(resp.into_body(), 10 * 1024)
+        .collect()
+        .await;
     Ok(status)
-}
-
-/// Accepts any certificate, as the kubelet's HTTPS probes do (`InsecureSkipVerify`).
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 async fn tls_connect(
     stream: TcpStream,
     host: &IpAddrOrName,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, std::io::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(std::io::Error::other)?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-        .with_no_client_auth();
+    // Like the kubelet (`InsecureSkipVerify`): probes do not verify the pod's certificate.
+    let config = crate::gateway::tls::insecure_client_config();
     let name = match host {
         IpAddrOrName::Ip(ip) => rustls::pki_types::ServerName::IpAddress((*ip).into()),
-        IpAddrOrName::Name(n) => rustls::pki_types::ServerName::try_from(n.clone()).map_err(std::io::Error::other)?,
+        IpAddrOrName::Name(n) => {
+            rustls::pki_types::ServerName::try_from(n.clone()).map_err(std::io::Error::other)?
+        }
     };
-    tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, stream).await
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, stream)
+        .await
 }
 
 async fn run_exec(cmd: &[String], ctx: &ExecContext, timeout: Duration) -> Outcome {
@@ -391,8 +389,14 @@ async fn run_exec(cmd: &[String], ctx: &ExecContext, timeout: Duration) -> Outco
         return Outcome::Failure("exec probe has an empty command".into());
     };
     let placement = match ctx.join_pid {
-        Some(pid) => Placement::Join { pid, user: ctx.user_ns, working_dir: ctx.working_dir.clone() },
-        None => Placement::Host(super::mounts::MountPlan::chdir_only(ctx.working_dir.as_deref())),
+        Some(pid) => Placement::Join {
+            pid,
+            user: ctx.user_ns,
+            working_dir: ctx.working_dir.clone(),
+        },
+        None => Placement::Host(super::mounts::MountPlan::chdir_only(
+            ctx.working_dir.as_deref(),
+        )),
     };
     let spec = SpawnSpec {
         program: program.clone(),
@@ -444,12 +448,20 @@ impl ProbeState {
     /// The state before the first probe: liveness starts successful, readiness and startup
     /// start unsuccessful (a container is neither ready nor started until a probe says so).
     pub fn new(kind: ProbeKind) -> Self {
-        Self { result: kind == ProbeKind::Liveness, last: None, run: 0 }
+        Self {
+            result: kind == ProbeKind::Liveness,
+            last: None,
+            run: 0,
+        }
     }
 
     /// How many runs in a row have failed.
     pub fn failures_in_a_row(&self) -> u32 {
-        if self.last == Some(false) { self.run } else { 0 }
+        if self.last == Some(false) {
+            self.run
+        } else {
+            0
+        }
     }
 
     /// The current result.
@@ -465,7 +477,11 @@ impl ProbeState {
             self.last = Some(ok);
             self.run = 1;
         }
-        let threshold = if ok { timing.success_threshold } else { timing.failure_threshold };
+        let threshold = if ok {
+            timing.success_threshold
+        } else {
+            timing.failure_threshold
+        };
         if self.run < threshold {
             return false;
         }
@@ -483,26 +499,44 @@ mod tests {
     fn container() -> Container {
         Container {
             name: "web".into(),
-            ports: Some(vec![ContainerPort { name: Some("http".into()), container_port: 8080, ..Default::default() }]),
+            ports: Some(vec![ContainerPort {
+                name: Some("http".into()),
+                container_port: 8080,
+                ..Default::default()
+            }]),
             ..Default::default()
         }
     }
 
     fn timing(success: u32, failure: u32) -> Timing {
-        Timing { success_threshold: success, failure_threshold: failure, ..Timing::of(&Probe::default()) }
+        Timing {
+            success_threshold: success,
+            failure_threshold: failure,
+            ..Timing::of(&Probe::default())
+        }
     }
 
     #[test]
     fn defaults_and_named_ports() {
         let t = Timing::of(&Probe::default());
-        assert_eq!((t.initial_delay.as_secs(), t.period.as_secs(), t.timeout.as_secs()), (0, 10, 1));
+        assert_eq!(
+            (
+                t.initial_delay.as_secs(),
+                t.period.as_secs(),
+                t.timeout.as_secs()
+            ),
+            (0, 10, 1)
+        );
         assert_eq!((t.success_threshold, t.failure_threshold), (1, 3));
         let ip: IpAddr = "127.1.0.9".parse().expect("ip");
         let probe = Probe {
             http_get: Some(HTTPGetAction {
                 port: IntOrString::String("http".into()),
                 path: Some("healthz".into()),
-                http_headers: Some(vec![HTTPHeader { name: "X-A".into(), value: "b".into() }]),
+                http_headers: Some(vec![HTTPHeader {
+                    name: "X-A".into(),
+                    value: "b".into(),
+                }]),
                 ..Default::default()
             }),
             ..Default::default()
@@ -518,7 +552,10 @@ mod tests {
             }
         );
         let bad = Probe {
-            tcp_socket: Some(TCPSocketAction { port: IntOrString::String("nope".into()), ..Default::default() }),
+            tcp_socket: Some(TCPSocketAction {
+                port: IntOrString::String("nope".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         assert_eq!(
@@ -530,12 +567,37 @@ mod tests {
     #[test]
     fn thresholds_table() {
         // (kind, success threshold, failure threshold, observations, results after each)
-        let cases: Vec<(ProbeKind, u32, u32, Vec<bool>, Vec<bool>)> = vec![
+        type Case = (ProbeKind, u32, u32, Vec<bool>, Vec<bool>);
+        let cases: Vec<Case> = vec![
             (ProbeKind::Readiness, 1, 3, vec![true], vec![true]),
-            (ProbeKind::Readiness, 2, 3, vec![true, true], vec![false, true]),
-            (ProbeKind::Readiness, 1, 3, vec![true, false, false, false], vec![true, true, true, false]),
-            (ProbeKind::Readiness, 1, 2, vec![true, false, true, false, false], vec![true, true, true, true, false]),
-            (ProbeKind::Liveness, 1, 3, vec![false, false, false], vec![true, true, false]),
+            (
+                ProbeKind::Readiness,
+                2,
+                3,
+                vec![true, true],
+                vec![false, true],
+            ),
+            (
+                ProbeKind::Readiness,
+                1,
+                3,
+                vec![true, false, false, false],
+                vec![true, true, true, false],
+            ),
+            (
+                ProbeKind::Readiness,
+                1,
+                2,
+                vec![true, false, true, false, false],
+                vec![true, true, true, true, false],
+            ),
+            (
+                ProbeKind::Liveness,
+                1,
+                3,
+                vec![false, false, false],
+                vec![true, true, false],
+            ),
             (ProbeKind::Startup, 1, 1, vec![false], vec![false]),
         ];
         for (kind, s, f, obs, want) in cases {
@@ -552,17 +614,29 @@ mod tests {
     }
 
     async fn http_server(status: u16) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| async move {
-                    let code = if req.headers().get("x-probe").is_some() { status } else { 418 };
-                    let mut resp = http::Response::new(http_body_util::Full::new(Bytes::from_static(b"ok")));
-                    *resp.status_mut() = http::StatusCode::from_u16(code).expect("status");
-                    Ok::<_, std::convert::Infallible>(resp)
-                });
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: http::Request<hyper::body::Incoming>| async move {
+                        let code = if req.headers().get("x-probe").is_some() {
+                            status
+                        } else {
+                            418
+                        };
+                        let mut resp = http::Response::new(http_body_util::Full::new(
+                            Bytes::from_static(b"ok"),
+                        ));
+                        *resp.status_mut() = http::StatusCode::from_u16(code).expect("status");
+                        Ok::<_, std::convert::Infallible>(resp)
+                    },
+                );
                 tokio::spawn(async move {
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
@@ -577,7 +651,10 @@ mod tests {
         ExecContext {
             join_pid: None,
             user_ns: false,
-            env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("WHO".into(), "probe".into())],
+            env: vec![
+                ("PATH".into(), "/usr/bin:/bin".into()),
+                ("WHO".into(), "probe".into()),
+            ],
             working_dir: None,
         }
     }
@@ -588,35 +665,143 @@ mod tests {
         let hdr = vec![("X-Probe".to_string(), "1".to_string())];
         for (status, want_ok) in [(200u16, true), (302, true), (500, false), (404, false)] {
             let addr = http_server(status).await;
-            let action =
-                Action::Http { https: false, host: IpAddrOrName::Ip(addr.ip()), port: addr.port(), path: "/".into(), headers: hdr.clone() };
+            let action = Action::Http {
+                https: false,
+                host: IpAddrOrName::Ip(addr.ip()),
+                port: addr.port(),
+                path: "/".into(),
+                headers: hdr.clone(),
+            };
             let got = run(&action, &exec_ctx(), t).await;
             if want_ok {
                 assert_eq!(got, Outcome::Success, "status {status}");
             } else {
-                assert_eq!(got, Outcome::Failure(format!("HTTP probe failed with statuscode: {status}")));
+                assert_eq!(
+                    got,
+                    Outcome::Failure(format!("HTTP probe failed with statuscode: {status}"))
+                );
             }
         }
         // Headers are sent: without the header our server answers 418.
         let addr = http_server(200).await;
-        let action =
-            Action::Http { https: false, host: IpAddrOrName::Ip(addr.ip()), port: addr.port(), path: "/".into(), headers: vec![] };
-        assert_eq!(run(&action, &exec_ctx(), t).await, Outcome::Failure("HTTP probe failed with statuscode: 418".into()));
+        let action = Action::Http {
+            https: false,
+            host: IpAddrOrName::Ip(addr.ip()),
+            port: addr.port(),
+            path: "/".into(),
+            headers: vec![],
+        };
+        assert_eq!(
+            run(&action, &exec_ctx(), t).await,
+            Outcome::Failure("HTTP probe failed with statuscode: 418".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn https_probes_skip_certificate_verification() {
+        let cert =
+            rcgen::generate_simple_self_signed(vec!["example.invalid".to_string()]).expect("cert");
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der())
+            .expect("key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(
+                        |_req: http::Request<hyper::body::Incoming>| async {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                http_body_util::Full::new(Bytes::from_static(b"ok")),
+                            ))
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+        let action = Action::Http {
+            https: true,
+            host: IpAddrOrName::Ip(addr.ip()),
+            port: addr.port(),
+            path: "/".into(),
+            headers: vec![],
+        };
+        assert_eq!(
+            run(&action, &exec_ctx(), Duration::from_secs(5)).await,
+            Outcome::Success
+        );
+        let plain = Action::Http {
+            https: false,
+            host: IpAddrOrName::Ip(addr.ip()),
+            port: addr.port(),
+            path: "/".into(),
+            headers: vec![],
+        };
+        assert!(matches!(
+            run(&plain, &exec_ctx(), Duration::from_secs(2)).await,
+            Outcome::Failure(_)
+        ));
     }
 
     #[tokio::test]
     async fn tcp_and_refused_connections() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let host = IpAddrOrName::Ip("127.0.0.1".parse().expect("ip"));
         let t = Duration::from_secs(2);
-        assert_eq!(run(&Action::Tcp { host: host.clone(), port }, &exec_ctx(), t).await, Outcome::Success);
+        assert_eq!(
+            run(
+                &Action::Tcp {
+                    host: host.clone(),
+                    port
+                },
+                &exec_ctx(),
+                t
+            )
+            .await,
+            Outcome::Success
+        );
         drop(listener);
         assert_eq!(
-            run(&Action::Tcp { host: host.clone(), port }, &exec_ctx(), t).await,
-            Outcome::Failure(format!("dial tcp 127.0.0.1:{port}: connect: connection refused"))
+            run(
+                &Action::Tcp {
+                    host: host.clone(),
+                    port
+                },
+                &exec_ctx(),
+                t
+            )
+            .await,
+            Outcome::Failure(format!(
+                "dial tcp 127.0.0.1:{port}: connect: connection refused"
+            ))
         );
-        let http = Action::Http { https: false, host, port, path: "/x".into(), headers: vec![] };
+        let http = Action::Http {
+            https: false,
+            host,
+            port,
+            path: "/x".into(),
+            headers: vec![],
+        };
         assert_eq!(
             run(&http, &exec_ctx(), t).await,
             Outcome::Failure(format!(
@@ -629,14 +814,28 @@ mod tests {
     async fn exec_probes_use_the_container_env_and_time_out() {
         let sh = |script: &str| Action::Exec(vec!["sh".into(), "-c".into(), script.into()]);
         let t = Duration::from_secs(5);
-        assert_eq!(run(&sh("test \"$WHO\" = probe"), &exec_ctx(), t).await, Outcome::Success);
-        assert_eq!(run(&sh("echo not ready; exit 1"), &exec_ctx(), t).await, Outcome::Failure("not ready\n".into()));
+        assert_eq!(
+            run(&sh("test \"$WHO\" = probe"), &exec_ctx(), t).await,
+            Outcome::Success
+        );
+        assert_eq!(
+            run(&sh("echo not ready; exit 1"), &exec_ctx(), t).await,
+            Outcome::Failure("not ready\n".into())
+        );
         let slow = run(&sh("sleep 5"), &exec_ctx(), Duration::from_millis(300)).await;
-        assert_eq!(slow, Outcome::Failure("command \"sh -c sleep 5\" timed out".into()));
+        assert_eq!(
+            slow,
+            Outcome::Failure("command \"sh -c sleep 5\" timed out".into())
+        );
         let hook = LifecycleHandler {
-            exec: Some(ExecAction { command: Some(vec!["true".into()]) }),
+            exec: Some(ExecAction {
+                command: Some(vec!["true".into()]),
+            }),
             ..Default::default()
         };
-        assert_eq!(Action::of_hook(&hook, &container(), "127.1.0.1".parse().expect("ip")), Action::Exec(vec!["true".into()]));
+        assert_eq!(
+            Action::of_hook(&hook, &container(), "127.1.0.1".parse().expect("ip")),
+            Action::Exec(vec!["true".into()])
+        );
     }
 }

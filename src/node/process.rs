@@ -43,8 +43,16 @@ impl IsolationMode {
     }
 }
 
+impl IsolationMode {
+    /// Whether unprivileged-style user namespaces can be created here.
+    pub fn user_namespaces_work() -> bool {
+        probe_unshare(true)
+    }
+}
+
 /// Forks a child that tries the unshare and the mount-propagation change, and reports.
 fn probe_unshare(user: bool) -> bool {
+    // SAFETY (both): geteuid/getegid have no preconditions.
     let uid_map = CString::new(format!("0 {} 1", unsafe { libc::geteuid() })).unwrap_or_default();
     let gid_map = CString::new(format!("0 {} 1", unsafe { libc::getegid() })).unwrap_or_default();
     // SAFETY: the child only makes system calls and exits with _exit.
@@ -78,7 +86,11 @@ fn write_file(path: &std::ffi::CStr, data: &CString) -> io::Result<()> {
         let bytes = data.as_bytes();
         let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
         libc::close(fd);
-        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -98,8 +110,13 @@ fn enter_namespaces(user: bool, uid_map: &CString, gid_map: &CString) -> io::Res
             write_file(c"/proc/self/uid_map", uid_map)?;
             write_file(c"/proc/self/gid_map", gid_map)?;
         }
-        if libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null())
-            != 0
+        if libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
         {
             return Err(io::Error::last_os_error());
         }
@@ -123,7 +140,11 @@ pub enum Placement {
     New(NewNamespaces, MountPlan),
     /// Join the namespaces of a running container process (exec probes, preStop hooks),
     /// then change to `working_dir`.
-    Join { pid: i32, user: bool, working_dir: Option<std::path::PathBuf> },
+    Join {
+        pid: i32,
+        user: bool,
+        working_dir: Option<std::path::PathBuf>,
+    },
     /// No namespaces; only the working directory plan.
     Host(MountPlan),
 }
@@ -181,12 +202,19 @@ impl From<ExitStatus> for Exit {
         use std::os::unix::process::ExitStatusExt;
         match (status.code(), status.signal()) {
             (Some(code), _) => Exit { code, signal: None },
-            (None, Some(sig)) => Exit { code: 128 + sig, signal: Some(sig) },
-            (None, None) => Exit { code: 255, signal: None },
+            (None, Some(sig)) => Exit {
+                code: 128 + sig,
+                signal: Some(sig),
+            },
+            (None, None) => Exit {
+                code: 255,
+                signal: None,
+            },
         }
     }
 }
 
+/// A pipe whose ends close on exec; the read end never blocks.
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` is a valid two-element array.
@@ -194,7 +222,12 @@ fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: pipe2 returned two fresh descriptors that we now own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: `read` is a valid descriptor.
+    if unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((read, write))
 }
 
 fn open_ns(pid: i32, kind: &str) -> io::Result<OwnedFd> {
@@ -203,15 +236,20 @@ fn open_ns(pid: i32, kind: &str) -> io::Result<OwnedFd> {
 
 /// Starts a process as `spec` says. Its pid is also its process group id.
 pub fn spawn(spec: SpawnSpec) -> Result<Process, SpawnError> {
-    let io_err = |e: io::Error| SpawnError::Setup { step: "prepare".into(), source: e };
+    let io_err = |e: io::Error| SpawnError::Setup {
+        step: "prepare".into(),
+        source: e,
+    };
     let (report_read, report_write) = pipe_cloexec().map_err(io_err)?;
     let report_fd = report_write.as_raw_fd();
 
     // Everything the child needs is prepared here; the closure only makes system calls.
     // SAFETY: geteuid/getegid have no preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let uid_map = CString::new(format!("{uid} {uid} 1")).map_err(|e| io_err(io::Error::other(e)))?;
-    let gid_map = CString::new(format!("{gid} {gid} 1")).map_err(|e| io_err(io::Error::other(e)))?;
+    let uid_map =
+        CString::new(format!("{uid} {uid} 1")).map_err(|e| io_err(io::Error::other(e)))?;
+    let gid_map =
+        CString::new(format!("{gid} {gid} 1")).map_err(|e| io_err(io::Error::other(e)))?;
     let mut join_fds: Vec<(OwnedFd, libc::c_int)> = Vec::new();
     let mut hostname: Option<CString> = None;
     let mut new_ns_user: Option<bool> = None;
@@ -221,7 +259,11 @@ pub fn spawn(spec: SpawnSpec) -> Result<Process, SpawnError> {
             new_ns_user = Some(ns.user);
             plan
         }
-        Placement::Join { pid, user, working_dir } => {
+        Placement::Join {
+            pid,
+            user,
+            working_dir,
+        } => {
             if user {
                 join_fds.push((open_ns(pid, "user").map_err(io_err)?, libc::CLONE_NEWUSER));
             }
@@ -233,10 +275,16 @@ pub fn spawn(spec: SpawnSpec) -> Result<Process, SpawnError> {
     };
     let plan = std::sync::Arc::new(plan);
     let child_plan = plan.clone();
-    let join_raw: Vec<(RawFd, libc::c_int)> = join_fds.iter().map(|(fd, kind)| (fd.as_raw_fd(), *kind)).collect();
+    let join_raw: Vec<(RawFd, libc::c_int)> = join_fds
+        .iter()
+        .map(|(fd, kind)| (fd.as_raw_fd(), *kind))
+        .collect();
 
     let mut cmd = tokio::process::Command::new(&spec.program);
-    cmd.args(&spec.args).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
+    cmd.args(&spec.args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
     if spec.capture_output {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     } else {
@@ -278,7 +326,9 @@ pub fn spawn(spec: SpawnSpec) -> Result<Process, SpawnError> {
         cmd.pre_exec(child_setup);
     }
     let result = cmd.spawn();
-    drop(cmd); // closes our copy of the report pipe's write end (owned by the closure)
+    // The child wrote its failed step (if any) before `spawn` returned; close our write end
+    // so the read below cannot wait for it.
+    drop(cmd);
     drop(report_write);
     drop(join_fds);
     match result {
@@ -294,11 +344,26 @@ pub fn spawn(spec: SpawnSpec) -> Result<Process, SpawnError> {
                 _ => None,
             };
             Err(match step {
-                Some(s) if s == u32::MAX - 1 => SpawnError::Setup { step: "setsid".into(), source: e },
-                Some(s) if s == u32::MAX - 2 => SpawnError::Setup { step: "join the container's namespaces".into(), source: e },
-                Some(s) if s == u32::MAX - 3 => SpawnError::Setup { step: "create mount and UTS namespaces".into(), source: e },
-                Some(s) if s == u32::MAX - 4 => SpawnError::Setup { step: "set the host name".into(), source: e },
-                Some(s) => SpawnError::Setup { step: plan.describe(s as usize), source: e },
+                Some(s) if s == u32::MAX - 1 => SpawnError::Setup {
+                    step: "setsid".into(),
+                    source: e,
+                },
+                Some(s) if s == u32::MAX - 2 => SpawnError::Setup {
+                    step: "join the container's namespaces".into(),
+                    source: e,
+                },
+                Some(s) if s == u32::MAX - 3 => SpawnError::Setup {
+                    step: "create mount and UTS namespaces".into(),
+                    source: e,
+                },
+                Some(s) if s == u32::MAX - 4 => SpawnError::Setup {
+                    step: "set the host name".into(),
+                    source: e,
+                },
+                Some(s) => SpawnError::Setup {
+                    step: plan.describe(s as usize),
+                    source: e,
+                },
                 None => SpawnError::Exec(exec_message(&spec.program, &e)),
             })
         }
@@ -311,7 +376,9 @@ fn exec_message(program: &str, e: &io::Error) -> String {
         Some(libc::ENOENT) if !program.contains('/') => {
             format!("exec: \"{program}\": executable file not found in $PATH")
         }
-        Some(libc::ENOENT) => format!("exec: \"{program}\": stat {program}: no such file or directory"),
+        Some(libc::ENOENT) => {
+            format!("exec: \"{program}\": stat {program}: no such file or directory")
+        }
         Some(libc::EACCES) => format!("exec: \"{program}\": permission denied"),
         _ => format!("exec: \"{program}\": {e}"),
     }
@@ -342,7 +409,10 @@ impl Process {
     pub async fn wait(&mut self) -> Exit {
         match self.child.wait().await {
             Ok(status) => status.into(),
-            Err(_) => Exit { code: 255, signal: None },
+            Err(_) => Exit {
+                code: 255,
+                signal: None,
+            },
         }
     }
 }
@@ -369,17 +439,27 @@ pub fn find_marked(key: &str, value: &str) -> Vec<i32> {
 
 /// Pids of live processes whose environment has `key` with a value accepted by `accept`.
 pub fn find_marked_by(key: &str, accept: impl Fn(&str) -> bool) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
     let prefix = format!("{key}=");
     let mut out = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
         if pid == me {
             continue;
         }
-        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
         let marked = env
             .split(|&b| b == 0)
             .filter_map(|kv| std::str::from_utf8(kv).ok())
@@ -395,27 +475,38 @@ pub fn find_marked_by(key: &str, accept: impl Fn(&str) -> bool) -> Vec<i32> {
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(true)
 }
 
 /// SIGKILLs every live process with `key` accepted by `accept` and waits (up to `wait`) for
 /// them to disappear. Returns how many were found.
-pub async fn kill_marked(key: &str, accept: impl Fn(&str) -> bool + Clone + Send + 'static, wait: Duration) -> usize {
+pub async fn kill_marked(
+    key: &str,
+    accept: impl Fn(&str) -> bool + Clone + Send + 'static,
+    wait: Duration,
+) -> usize {
     let key = key.to_string();
     let scan = {
         let key = key.clone();
         let accept = accept.clone();
         move || find_marked_by(&key, accept)
     };
-    let found = tokio::task::spawn_blocking(scan.clone()).await.unwrap_or_default();
+    let found = tokio::task::spawn_blocking(scan.clone())
+        .await
+        .unwrap_or_default();
     for pid in &found {
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(*pid, libc::SIGKILL) };
     }
     let deadline = tokio::time::Instant::now() + wait;
     while !found.is_empty() && tokio::time::Instant::now() < deadline {
-        let left = tokio::task::spawn_blocking(scan.clone()).await.unwrap_or_default();
+        let left = tokio::task::spawn_blocking(scan.clone())
+            .await
+            .unwrap_or_default();
         if left.is_empty() {
             break;
         }
@@ -442,7 +533,9 @@ pub fn hostname() -> String {
 /// Whether `path` is an executable file (for diagnostics).
 pub fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -453,8 +546,17 @@ mod tests {
 
     fn sh(script: &str, env: Vec<(String, String)>, placement: Placement) -> SpawnSpec {
         let mut env = env;
-        env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into()));
-        SpawnSpec { program: "sh".into(), args: vec!["-c".into(), script.into()], env, placement, capture_output: true }
+        env.push((
+            "PATH".into(),
+            "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
+        ));
+        SpawnSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env,
+            placement,
+            capture_output: true,
+        }
     }
 
     async fn output(mut p: Process) -> (String, Exit) {
@@ -473,11 +575,21 @@ mod tests {
     #[tokio::test]
     async fn runs_with_exact_env_in_its_own_process_group() {
         let env = vec![("GREETING".into(), "hello world".into())];
-        let p = spawn(sh("echo \"$GREETING\"; echo pgid=$(cut -d' ' -f5 /proc/$$/stat) pid=$$; pwd", env, host()))
-            .expect("spawn");
+        let p = spawn(sh(
+            "echo \"$GREETING\"; echo pgid=$(cut -d' ' -f5 /proc/$$/stat) pid=$$; pwd",
+            env,
+            host(),
+        ))
+        .expect("spawn");
         let pid = p.pid();
         let (out, exit) = output(p).await;
-        assert_eq!(exit, Exit { code: 0, signal: None });
+        assert_eq!(
+            exit,
+            Exit {
+                code: 0,
+                signal: None
+            }
+        );
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "hello world");
         assert_eq!(lines[1], format!("pgid={pid} pid={pid}"));
@@ -496,7 +608,10 @@ mod tests {
             capture_output: false,
         })
         .expect_err("must fail");
-        assert_eq!(err.to_string(), "exec: \"definitely-not-a-command-xyz\": executable file not found in $PATH");
+        assert_eq!(
+            err.to_string(),
+            "exec: \"definitely-not-a-command-xyz\": executable file not found in $PATH"
+        );
     }
 
     #[tokio::test]
@@ -513,8 +628,16 @@ mod tests {
         let mut first = [0u8; 8];
         out.read_exact(&mut first).await.expect("started");
         p.signal_group(libc::SIGTERM);
-        let exit = tokio::time::timeout(Duration::from_secs(10), p.wait()).await.expect("exits after TERM");
-        assert_eq!(exit, Exit { code: 128 + libc::SIGTERM, signal: Some(libc::SIGTERM) });
+        let exit = tokio::time::timeout(Duration::from_secs(10), p.wait())
+            .await
+            .expect("exits after TERM");
+        assert_eq!(
+            exit,
+            Exit {
+                code: 128 + libc::SIGTERM,
+                signal: Some(libc::SIGTERM)
+            }
+        );
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while !marker.exists() && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -547,7 +670,13 @@ mod tests {
             IsolationMode::UserNamespaces => true,
             IsolationMode::None => return None,
         };
-        Some(Placement::New(NewNamespaces { user, hostname: hostname.into() }, plan))
+        Some(Placement::New(
+            NewNamespaces {
+                user,
+                hostname: hostname.into(),
+            },
+            plan,
+        ))
     }
 
     #[tokio::test]
@@ -570,10 +699,19 @@ mod tests {
             let missing_root = format!("/podgate-test-{}", std::process::id());
             let missing_var = format!("/var/podgate-test-{}/data", std::process::id());
             let binds = vec![
-                BindRequest { source: data.path().into(), target: missing_var.clone().into(), read_only: false },
-                BindRequest { source: cfg.path().into(), target: format!("{missing_root}/etc").into(), read_only: true },
+                BindRequest {
+                    source: data.path().into(),
+                    target: missing_var.clone().into(),
+                    read_only: false,
+                },
+                BindRequest {
+                    source: cfg.path().into(),
+                    target: format!("{missing_root}/etc").into(),
+                    read_only: true,
+                },
             ];
-            let plan = MountPlan::new(&binds, Some(Path::new(&missing_var)), stage.path()).expect("plan");
+            let plan =
+                MountPlan::new(&binds, Some(Path::new(&missing_var)), stage.path()).expect("plan");
             let script = format!(
                 "hostname; echo stored > {missing_var}/file; pwd; cat {missing_root}/etc/app.conf; \
                  (echo no > {missing_root}/etc/app.conf) 2>/dev/null && echo writable || echo read-only; \
@@ -584,10 +722,27 @@ mod tests {
             let (out, exit) = output(spawn(sh(&script, vec![], placement)).expect("spawn")).await;
             assert_eq!(exit.code, 0, "{mode:?}: {out}");
             let lines: Vec<&str> = out.lines().collect();
-            assert_eq!(lines, ["web-0", missing_var.as_str(), "x=1", "read-only", "proc-ok", "stage-hidden"], "{mode:?}");
-            assert_eq!(std::fs::read_to_string(data.path().join("file")).expect("written"), "stored\n");
+            assert_eq!(
+                lines,
+                [
+                    "web-0",
+                    missing_var.as_str(),
+                    "x=1",
+                    "read-only",
+                    "proc-ok",
+                    "stage-hidden"
+                ],
+                "{mode:?}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(data.path().join("file")).expect("written"),
+                "stored\n"
+            );
             assert!(!Path::new(&missing_root).exists(), "host / untouched");
-            assert!(!Path::new(&missing_var).parent().expect("parent").exists(), "host /var untouched");
+            assert!(
+                !Path::new(&missing_var).parent().expect("parent").exists(),
+                "host /var untouched"
+            );
             assert_ne!(hostname(), "web-0", "host name unchanged");
         }
     }
@@ -602,15 +757,30 @@ mod tests {
         std::fs::write(data.path().join("seen"), "from volume\n").expect("write");
         let stage = tempfile::tempdir().expect("tempdir");
         let target = format!("/podgate-join-{}", std::process::id());
-        let binds = vec![BindRequest { source: data.path().into(), target: target.clone().into(), read_only: false }];
+        let binds = vec![BindRequest {
+            source: data.path().into(),
+            target: target.clone().into(),
+            read_only: false,
+        }];
         let plan = MountPlan::new(&binds, None, stage.path()).expect("plan");
-        let placement = Placement::New(NewNamespaces { user: false, hostname: "db-1".into() }, plan);
+        let placement = Placement::New(
+            NewNamespaces {
+                user: false,
+                hostname: "db-1".into(),
+            },
+            plan,
+        );
         let mut main = spawn(sh("echo up; sleep 300", vec![], placement)).expect("spawn");
         let mut out = main.take_stdout().expect("stdout");
         let mut up = [0u8; 3];
         out.read_exact(&mut up).await.expect("up");
-        let probe = Placement::Join { pid: main.pid(), user: false, working_dir: Some(target.clone().into()) };
-        let (probe_out, exit) = output(spawn(sh("hostname; cat seen; pwd", vec![], probe)).expect("spawn")).await;
+        let probe = Placement::Join {
+            pid: main.pid(),
+            user: false,
+            working_dir: Some(target.clone().into()),
+        };
+        let (probe_out, exit) =
+            output(spawn(sh("hostname; cat seen; pwd", vec![], probe)).expect("spawn")).await;
         assert_eq!(exit.code, 0);
         assert_eq!(probe_out, format!("db-1\nfrom volume\n{target}\n"));
         main.signal_group(libc::SIGKILL);

@@ -54,13 +54,20 @@ pub struct Layout {
 }
 
 fn err(volume: &Volume, message: impl Into<String>) -> VolumeError {
-    VolumeError { volume: volume.name.clone(), message: message.into() }
+    VolumeError {
+        volume: volume.name.clone(),
+        message: message.into(),
+    }
 }
 
 /// A relative path without `..` (for `items[].path`, `subPath`).
 pub fn safe_relative(p: &str) -> bool {
     let path = Path::new(p);
-    !p.is_empty() && !path.is_absolute() && path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    !p.is_empty()
+        && !path.is_absolute()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
 /// One file of a configMap/secret/downwardAPI volume.
@@ -87,7 +94,11 @@ pub fn key_files(
     match items {
         None => {
             for (k, v) in data {
-                files.push(VolumeFile { path: k.clone(), data: v.clone(), mode: default_mode });
+                files.push(VolumeFile {
+                    path: k.clone(),
+                    data: v.clone(),
+                    mode: default_mode,
+                });
             }
         }
         Some(items) => {
@@ -105,7 +116,12 @@ pub fn key_files(
                     None if kind == "secret" => {
                         return Err(format!("references non-existent secret key: {}", item.key));
                     }
-                    None => return Err(format!("configmap references non-existent config key: {}", item.key)),
+                    None => {
+                        return Err(format!(
+                            "configmap references non-existent config key: {}",
+                            item.key
+                        ));
+                    }
                 }
             }
         }
@@ -131,33 +147,65 @@ pub fn write_files(dir: &Path, files: &[VolumeFile]) -> std::io::Result<()> {
 }
 
 fn config_map_bytes(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
-    let mut data: BTreeMap<String, Vec<u8>> =
-        cm.data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
-    data.extend(cm.binary_data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())));
+    let mut data: BTreeMap<String, Vec<u8>> = cm
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+        .collect();
+    data.extend(
+        cm.binary_data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone())),
+    );
     data
 }
 
 fn secret_bytes(s: &Secret) -> BTreeMap<String, Vec<u8>> {
-    let mut data: BTreeMap<String, Vec<u8>> = s.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect();
-    data.extend(s.string_data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())));
+    let mut data: BTreeMap<String, Vec<u8>> = s
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    data.extend(
+        s.string_data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes())),
+    );
     data
 }
 
 /// The directory of a claim: the bound volume's path, or the per-claim directory.
-async fn claim_path(client: &kube::Client, ns: &str, claim: &str, claims_root: &Path) -> Result<PathBuf, String> {
+async fn claim_path(
+    client: &kube::Client,
+    ns: &str,
+    claim: &str,
+    claims_root: &Path,
+) -> Result<PathBuf, String> {
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
     let pvc = match pvcs.get_opt(claim).await {
         Ok(Some(pvc)) => pvc,
         Ok(None) => return Err(format!("persistentvolumeclaim \"{claim}\" not found")),
         Err(e) => return Err(format!("get persistentvolumeclaim \"{claim}\": {e}")),
     };
-    let bound_name = pvc.spec.as_ref().and_then(|s| s.volume_name.clone()).filter(|n| !n.is_empty());
+    let bound_name = pvc
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.clone())
+        .filter(|n| !n.is_empty());
     let bound = pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
     if let (Some(pv_name), true) = (bound_name, bound) {
         let pvs: Api<PersistentVolume> = Api::all(client.clone());
         if let Ok(Some(pv)) = pvs.get_opt(&pv_name).await {
             let spec = pv.spec.unwrap_or_default();
-            if let Some(p) = spec.host_path.map(|h| h.path).or(spec.local.map(|l| l.path)) {
+            if let Some(p) = spec
+                .host_path
+                .map(|h| h.path)
+                .or(spec.local.map(|l| l.path))
+            {
                 std::fs::create_dir_all(&p).map_err(|e| format!("create {p}: {e}"))?;
                 return Ok(PathBuf::from(p));
             }
@@ -173,20 +221,32 @@ fn check_host_path(path: &Path, kind: &str) -> Result<(), String> {
     let meta = std::fs::metadata(path);
     let shown = path.display();
     match kind {
-        "" => meta.map(|_| ()).map_err(|_| format!("hostPath {shown} does not exist")),
-        "DirectoryOrCreate" => std::fs::create_dir_all(path).map_err(|e| format!("create {shown}: {e}")),
+        "" => meta
+            .map(|_| ())
+            .map_err(|_| format!("hostPath {shown} does not exist")),
+        "DirectoryOrCreate" => {
+            std::fs::create_dir_all(path).map_err(|e| format!("create {shown}: {e}"))
+        }
         "Directory" => match meta {
             Ok(m) if m.is_dir() => Ok(()),
-            _ => Err(format!("hostPath type check failed: {shown} is not a directory")),
+            _ => Err(format!(
+                "hostPath type check failed: {shown} is not a directory"
+            )),
         },
         "FileOrCreate" => {
             if meta.is_ok() {
                 return Ok(());
             }
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| format!("create {}: {e}", parent.display()))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("create {}: {e}", parent.display()))?;
             }
-            std::fs::OpenOptions::new().create(true).append(true).open(path).map(|_| ()).map_err(|e| format!("create {shown}: {e}"))
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(|_| ())
+                .map_err(|e| format!("create {shown}: {e}"))
         }
         "File" => match meta {
             Ok(m) if m.is_file() => Ok(()),
@@ -194,37 +254,72 @@ fn check_host_path(path: &Path, kind: &str) -> Result<(), String> {
         },
         "Socket" => match meta {
             Ok(m) if m.file_type().is_socket() => Ok(()),
-            _ => Err(format!("hostPath type check failed: {shown} is not a socket file")),
+            _ => Err(format!(
+                "hostPath type check failed: {shown} is not a socket file"
+            )),
         },
         "CharDevice" => match meta {
             Ok(m) if m.file_type().is_char_device() => Ok(()),
-            _ => Err(format!("hostPath type check failed: {shown} is not a character device")),
+            _ => Err(format!(
+                "hostPath type check failed: {shown} is not a character device"
+            )),
         },
         "BlockDevice" => match meta {
             Ok(m) if m.file_type().is_block_device() => Ok(()),
-            _ => Err(format!("hostPath type check failed: {shown} is not a block device")),
+            _ => Err(format!(
+                "hostPath type check failed: {shown} is not a block device"
+            )),
         },
         other => Err(format!("unsupported hostPath type {other:?}")),
     }
 }
 
-async fn fetch_config_map(client: &kube::Client, ns: &str, name: &str) -> Result<Option<ConfigMap>, String> {
-    Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(name).await.map_err(|e| e.to_string())
+async fn fetch_config_map(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<ConfigMap>, String> {
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| e.to_string())
 }
 
-async fn fetch_secret(client: &kube::Client, ns: &str, name: &str) -> Result<Option<Secret>, String> {
-    Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await.map_err(|e| e.to_string())
+async fn fetch_secret(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<Secret>, String> {
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Sets up every volume of `pod` on the host.
-pub async fn prepare(client: &kube::Client, pod: &Pod, facts: &PodFacts, layout: &Layout) -> Result<Prepared, VolumeError> {
-    let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+pub async fn prepare(
+    client: &kube::Client,
+    pod: &Pod,
+    facts: &PodFacts,
+    layout: &Layout,
+) -> Result<Prepared, VolumeError> {
+    let ns = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
     let mut out = Prepared::default();
-    let volumes = pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default();
+    let volumes = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default();
     let files_dir = |kind: &str, name: &str| layout.pod_dir.join("volumes").join(kind).join(name);
     for v in &volumes {
         let (path, read_only) = if let Some(pvc) = &v.persistent_volume_claim {
-            let p = claim_path(client, &ns, &pvc.claim_name, &layout.claims_root).await.map_err(|m| err(v, m))?;
+            let p = claim_path(client, &ns, &pvc.claim_name, &layout.claims_root)
+                .await
+                .map_err(|m| err(v, m))?;
             (p, pvc.read_only.unwrap_or(false))
         } else if v.empty_dir.is_some() {
             let p = files_dir("empty-dir", &v.name);
@@ -237,9 +332,18 @@ pub async fn prepare(client: &kube::Client, pod: &Pod, facts: &PodFacts, layout:
         } else if let Some(c) = &v.config_map {
             let optional = c.optional.unwrap_or(false);
             let mode = c.default_mode.map_or(0o644, |m| m as u32);
-            let files = match fetch_config_map(client, &ns, &c.name).await.map_err(|m| err(v, m))? {
-                Some(cm) => key_files("configmap", &config_map_bytes(&cm), c.items.as_ref(), mode, optional)
-                    .map_err(|m| err(v, m))?,
+            let files = match fetch_config_map(client, &ns, &c.name)
+                .await
+                .map_err(|m| err(v, m))?
+            {
+                Some(cm) => key_files(
+                    "configmap",
+                    &config_map_bytes(&cm),
+                    c.items.as_ref(),
+                    mode,
+                    optional,
+                )
+                .map_err(|m| err(v, m))?,
                 None if optional => Vec::new(),
                 None => return Err(err(v, format!("configmap \"{}\" not found", c.name))),
             };
@@ -250,9 +354,18 @@ pub async fn prepare(client: &kube::Client, pod: &Pod, facts: &PodFacts, layout:
             let name = s.secret_name.clone().unwrap_or_default();
             let optional = s.optional.unwrap_or(false);
             let mode = s.default_mode.map_or(0o644, |m| m as u32);
-            let files = match fetch_secret(client, &ns, &name).await.map_err(|m| err(v, m))? {
-                Some(secret) => key_files("secret", &secret_bytes(&secret), s.items.as_ref(), mode, optional)
-                    .map_err(|m| err(v, m))?,
+            let files = match fetch_secret(client, &ns, &name)
+                .await
+                .map_err(|m| err(v, m))?
+            {
+                Some(secret) => key_files(
+                    "secret",
+                    &secret_bytes(&secret),
+                    s.items.as_ref(),
+                    mode,
+                    optional,
+                )
+                .map_err(|m| err(v, m))?,
                 None if optional => Vec::new(),
                 None => return Err(err(v, format!("secret \"{name}\" not found"))),
             };
@@ -265,7 +378,11 @@ pub async fn prepare(client: &kube::Client, pod: &Pod, facts: &PodFacts, layout:
             for item in d.items.iter().flatten() {
                 if let Some(f) = &item.field_ref {
                     let value = field_value(pod, facts, f).map_err(|m| err(v, m))?;
-                    files.push(VolumeFile { path: item.path.clone(), data: value.into_bytes(), mode: item.mode.map_or(mode, |m| m as u32) });
+                    files.push(VolumeFile {
+                        path: item.path.clone(),
+                        data: value.into_bytes(),
+                        mode: item.mode.map_or(mode, |m| m as u32),
+                    });
                 }
             }
             let p = files_dir("downward-api", &v.name);
@@ -277,10 +394,19 @@ pub async fn prepare(client: &kube::Client, pod: &Pod, facts: &PodFacts, layout:
             for src in proj.sources.iter().flatten() {
                 if let Some(c) = &src.config_map {
                     let optional = c.optional.unwrap_or(false);
-                    match fetch_config_map(client, &ns, &c.name).await.map_err(|m| err(v, m))? {
+                    match fetch_config_map(client, &ns, &c.name)
+                        .await
+                        .map_err(|m| err(v, m))?
+                    {
                         Some(cm) => files.extend(
-                            key_files("configmap", &config_map_bytes(&cm), c.items.as_ref(), mode, optional)
-                                .map_err(|m| err(v, m))?,
+                            key_files(
+                                "configmap",
+                                &config_map_bytes(&cm),
+                                c.items.as_ref(),
+                                mode,
+                                optional,
+                            )
+                            .map_err(|m| err(v, m))?,
                         ),
                         None if optional => {}
                         None => return Err(err(v, format!("configmap \"{}\" not found", c.name))),
@@ -288,10 +414,19 @@ pub async fn prepare(client: &kube::Client, pod: &Pod, facts: &PodFacts, layout:
                 }
                 if let Some(s) = &src.secret {
                     let optional = s.optional.unwrap_or(false);
-                    match fetch_secret(client, &ns, &s.name).await.map_err(|m| err(v, m))? {
+                    match fetch_secret(client, &ns, &s.name)
+                        .await
+                        .map_err(|m| err(v, m))?
+                    {
                         Some(secret) => files.extend(
-                            key_files("secret", &secret_bytes(&secret), s.items.as_ref(), mode, optional)
-                                .map_err(|m| err(v, m))?,
+                            key_files(
+                                "secret",
+                                &secret_bytes(&secret),
+                                s.items.as_ref(),
+                                mode,
+                                optional,
+                            )
+                            .map_err(|m| err(v, m))?,
                         ),
                         None if optional => {}
                         None => return Err(err(v, format!("secret \"{}\" not found", s.name))),
@@ -301,7 +436,11 @@ pub async fn prepare(client: &kube::Client, pod: &Pod, facts: &PodFacts, layout:
                     for item in d.items.iter().flatten() {
                         if let Some(f) = &item.field_ref {
                             let value = field_value(pod, facts, f).map_err(|m| err(v, m))?;
-                            files.push(VolumeFile { path: item.path.clone(), data: value.into_bytes(), mode: item.mode.map_or(mode, |m| m as u32) });
+                            files.push(VolumeFile {
+                                path: item.path.clone(),
+                                data: value.into_bytes(),
+                                mode: item.mode.map_or(mode, |m| m as u32),
+                            });
                         }
                     }
                 }
@@ -337,11 +476,19 @@ pub fn container_binds(
     prepared: &Prepared,
     env: &[(String, String)],
 ) -> Result<Vec<BindRequest>, String> {
-    let lookup = |name: &str| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let lookup = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let mut binds = Vec::new();
     for m in container.volume_mounts.iter().flatten() {
         let Some(base) = prepared.paths.get(&m.name) else {
-            return Err(format!("cannot find volume \"{}\" to mount into container \"{}\"", m.name, container.name));
+            return Err(format!(
+                "cannot find volume \"{}\" to mount into container \"{}\"",
+                m.name, container.name
+            ));
         };
         let sub = match (&m.sub_path, &m.sub_path_expr) {
             (Some(s), _) if !s.is_empty() => s.clone(),
@@ -352,7 +499,9 @@ pub fn container_binds(
             base.clone()
         } else {
             if !safe_relative(&sub) {
-                return Err(format!("error SubPath `{sub}` must not be an absolute path or contain '..'"));
+                return Err(format!(
+                    "error SubPath `{sub}` must not be an absolute path or contain '..'"
+                ));
             }
             let p = base.join(&sub);
             if !p.exists() {
@@ -362,8 +511,13 @@ pub fn container_binds(
             }
             p
         };
-        let read_only = m.read_only.unwrap_or(false) || prepared.read_only.get(&m.name).copied().unwrap_or(false);
-        binds.push(BindRequest { source, target: PathBuf::from(&m.mount_path), read_only });
+        let read_only = m.read_only.unwrap_or(false)
+            || prepared.read_only.get(&m.name).copied().unwrap_or(false);
+        binds.push(BindRequest {
+            source,
+            target: PathBuf::from(&m.mount_path),
+            read_only,
+        });
     }
     Ok(binds)
 }
@@ -376,15 +530,26 @@ pub fn hosts_file(pod: &Pod, hostname: &str, pod_ip: std::net::Ipv4Addr) -> Stri
     );
     let spec = pod.spec.as_ref();
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
-    match spec.and_then(|s| s.subdomain.as_deref()).filter(|s| !s.is_empty()) {
-        Some(sub) => out.push_str(&format!("{pod_ip}\t{hostname}.{sub}.{ns}.svc.cluster.local\t{hostname}\n")),
+    match spec
+        .and_then(|s| s.subdomain.as_deref())
+        .filter(|s| !s.is_empty())
+    {
+        Some(sub) => out.push_str(&format!(
+            "{pod_ip}\t{hostname}.{sub}.{ns}.svc.cluster.local\t{hostname}\n"
+        )),
         None => out.push_str(&format!("{pod_ip}\t{hostname}\n")),
     }
-    let aliases = spec.and_then(|s| s.host_aliases.clone()).unwrap_or_default();
+    let aliases = spec
+        .and_then(|s| s.host_aliases.clone())
+        .unwrap_or_default();
     if !aliases.is_empty() {
         out.push_str("\n# Entries added by HostAliases.\n");
         for a in aliases {
-            out.push_str(&format!("{}\t{}\n", a.ip, a.hostnames.unwrap_or_default().join("\t")));
+            out.push_str(&format!(
+                "{}\t{}\n",
+                a.ip,
+                a.hostnames.unwrap_or_default().join("\t")
+            ));
         }
     }
     out
@@ -398,26 +563,63 @@ mod tests {
 
     #[test]
     fn safe_relative_table() {
-        for (p, ok) in [("a", true), ("a/b.txt", true), ("./a", true), ("", false), ("/a", false), ("../a", false), ("a/../../b", false)] {
+        for (p, ok) in [
+            ("a", true),
+            ("a/b.txt", true),
+            ("./a", true),
+            ("", false),
+            ("/a", false),
+            ("../a", false),
+            ("a/../../b", false),
+        ] {
             assert_eq!(safe_relative(p), ok, "{p:?}");
         }
     }
 
     #[test]
     fn key_files_all_items_and_missing_keys() {
-        let data = BTreeMap::from([("a".to_string(), b"1".to_vec()), ("b".to_string(), b"2".to_vec())]);
+        let data = BTreeMap::from([
+            ("a".to_string(), b"1".to_vec()),
+            ("b".to_string(), b"2".to_vec()),
+        ]);
         let all = key_files("configmap", &data, None, 0o644, false).expect("files");
-        assert_eq!(all.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        let items = vec![KeyToPath { key: "b".into(), path: "sub/b.conf".into(), mode: Some(0o600), ..Default::default() }];
+        assert_eq!(
+            all.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let items = vec![KeyToPath {
+            key: "b".into(),
+            path: "sub/b.conf".into(),
+            mode: Some(0o600),
+            ..Default::default()
+        }];
         let some = key_files("configmap", &data, Some(&items), 0o644, false).expect("files");
-        assert_eq!(some, vec![VolumeFile { path: "sub/b.conf".into(), data: b"2".to_vec(), mode: 0o600 }]);
-        let missing = vec![KeyToPath { key: "zz".into(), path: "zz".into(), ..Default::default() }];
+        assert_eq!(
+            some,
+            vec![VolumeFile {
+                path: "sub/b.conf".into(),
+                data: b"2".to_vec(),
+                mode: 0o600
+            }]
+        );
+        let missing = vec![KeyToPath {
+            key: "zz".into(),
+            path: "zz".into(),
+            ..Default::default()
+        }];
         assert_eq!(
             key_files("configmap", &data, Some(&missing), 0o644, false),
             Err("configmap references non-existent config key: zz".into())
         );
-        assert_eq!(key_files("configmap", &data, Some(&missing), 0o644, true), Ok(vec![]));
-        let escape = vec![KeyToPath { key: "a".into(), path: "../x".into(), ..Default::default() }];
+        assert_eq!(
+            key_files("configmap", &data, Some(&missing), 0o644, true),
+            Ok(vec![])
+        );
+        let escape = vec![KeyToPath {
+            key: "a".into(),
+            path: "../x".into(),
+            ..Default::default()
+        }];
         assert!(key_files("configmap", &data, Some(&escape), 0o644, false).is_err());
     }
 
@@ -427,10 +629,25 @@ mod tests {
         let target = dir.path().join("vol");
         std::fs::create_dir_all(&target).expect("mkdir");
         std::fs::write(target.join("stale"), "old").expect("write");
-        write_files(&target, &[VolumeFile { path: "x/y".into(), data: b"hi".to_vec(), mode: 0o600 }]).expect("write");
+        write_files(
+            &target,
+            &[VolumeFile {
+                path: "x/y".into(),
+                data: b"hi".to_vec(),
+                mode: 0o600,
+            }],
+        )
+        .expect("write");
         assert!(!target.join("stale").exists());
-        assert_eq!(std::fs::read_to_string(target.join("x/y")).expect("read"), "hi");
-        let mode = std::fs::metadata(target.join("x/y")).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(
+            std::fs::read_to_string(target.join("x/y")).expect("read"),
+            "hi"
+        );
+        let mode = std::fs::metadata(target.join("x/y"))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
     }
 
@@ -444,7 +661,11 @@ mod tests {
         assert_eq!(check_host_path(&new_file, "FileOrCreate"), Ok(()));
         assert!(new_file.is_file());
         assert_eq!(check_host_path(&new_file, "File"), Ok(()));
-        assert!(check_host_path(&new_file, "Directory").expect_err("not a dir").ends_with("is not a directory"));
+        assert!(
+            check_host_path(&new_file, "Directory")
+                .expect_err("not a dir")
+                .ends_with("is not a directory")
+        );
         assert!(check_host_path(&dir.path().join("nope"), "").is_err());
     }
 
@@ -459,7 +680,11 @@ mod tests {
         let container = Container {
             name: "web".into(),
             volume_mounts: Some(vec![
-                VolumeMount { name: "data".into(), mount_path: "/var/data".into(), ..Default::default() },
+                VolumeMount {
+                    name: "data".into(),
+                    mount_path: "/var/data".into(),
+                    ..Default::default()
+                },
                 VolumeMount {
                     name: "data".into(),
                     mount_path: "/logs".into(),
@@ -472,12 +697,33 @@ mod tests {
         };
         let env = vec![("POD_NAME".to_string(), "web-0".to_string())];
         let binds = container_binds(&container, &prepared, &env).expect("binds");
-        assert_eq!(binds[0], BindRequest { source: dir.path().into(), target: "/var/data".into(), read_only: false });
-        assert_eq!(binds[1], BindRequest { source: dir.path().join("logs/web-0"), target: "/logs".into(), read_only: true });
-        assert!(dir.path().join("logs/web-0").is_dir(), "subPath created inside the volume");
+        assert_eq!(
+            binds[0],
+            BindRequest {
+                source: dir.path().into(),
+                target: "/var/data".into(),
+                read_only: false
+            }
+        );
+        assert_eq!(
+            binds[1],
+            BindRequest {
+                source: dir.path().join("logs/web-0"),
+                target: "/logs".into(),
+                read_only: true
+            }
+        );
+        assert!(
+            dir.path().join("logs/web-0").is_dir(),
+            "subPath created inside the volume"
+        );
         let missing = Container {
             name: "web".into(),
-            volume_mounts: Some(vec![VolumeMount { name: "nope".into(), mount_path: "/x".into(), ..Default::default() }]),
+            volume_mounts: Some(vec![VolumeMount {
+                name: "nope".into(),
+                mount_path: "/x".into(),
+                ..Default::default()
+            }]),
             ..Default::default()
         };
         assert_eq!(
@@ -489,10 +735,16 @@ mod tests {
     #[test]
     fn hosts_file_names_the_pod() {
         let pod = Pod {
-            metadata: ObjectMeta { namespace: Some("shop".into()), ..Default::default() },
+            metadata: ObjectMeta {
+                namespace: Some("shop".into()),
+                ..Default::default()
+            },
             spec: Some(PodSpec {
                 subdomain: Some("kubia".into()),
-                host_aliases: Some(vec![HostAlias { ip: "10.0.0.1".into(), hostnames: Some(vec!["db".into()]) }]),
+                host_aliases: Some(vec![HostAlias {
+                    ip: "10.0.0.1".into(),
+                    hostnames: Some(vec!["db".into()]),
+                }]),
                 ..Default::default()
             }),
             ..Default::default()

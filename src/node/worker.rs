@@ -22,6 +22,7 @@ use super::events::{Kind, PodRef, Recorder};
 use super::logs::{ContainerLog, LogLimits};
 use super::podstatus::{self, ContainerRuntime, PodRuntime, State, Termination};
 use super::process::IsolationMode;
+use super::task::AbortOnDrop;
 use super::volumes::{self, Layout, Prepared};
 
 /// How long podgate's own shutdown waits for a pod's processes at most.
@@ -74,7 +75,13 @@ impl PodHandle {
 
     /// Registers the log of a new instance `container_id` (restart number `restart`), keeping
     /// the logs the container statuses still refer to and deleting older files.
-    pub fn add_log(&self, container: &str, container_id: &str, log: Option<Arc<ContainerLog>>, restart: i32) {
+    pub fn add_log(
+        &self,
+        container: &str,
+        container_id: &str,
+        log: Option<Arc<ContainerLog>>,
+        restart: i32,
+    ) {
         prune_log_files(&self.logs_dir(container), restart - 1);
         let live: Vec<String> = {
             let rt = self.runtime.lock();
@@ -111,7 +118,9 @@ impl PodHandle {
 
 /// Deletes the log files of instances before `keep_from`.
 fn prune_log_files(dir: &Path, keep_from: i32) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let n = name.split('.').next().and_then(|n| n.parse::<i32>().ok());
@@ -175,11 +184,36 @@ fn restored(spec: &Container, status: Option<&ContainerStatus>, waiting: &str) -
 fn initial_runtime(pod: &Pod, ip: Ipv4Addr) -> PodRuntime {
     let (init, main) = container_specs(pod);
     let status = pod.status.clone().unwrap_or_default();
-    let find = |list: &Option<Vec<ContainerStatus>>, name: &str| list.as_ref().and_then(|l| l.iter().find(|s| s.name == name).cloned());
-    let main_reason = if init.is_empty() { "ContainerCreating" } else { "PodInitializing" };
+    let find = |list: &Option<Vec<ContainerStatus>>, name: &str| {
+        list.as_ref()
+            .and_then(|l| l.iter().find(|s| s.name == name).cloned())
+    };
+    let main_reason = if init.is_empty() {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
     PodRuntime {
-        init: init.iter().map(|c| restored(c, find(&status.init_container_statuses, &c.name).as_ref(), "PodInitializing")).collect(),
-        main: main.iter().map(|c| restored(c, find(&status.container_statuses, &c.name).as_ref(), main_reason)).collect(),
+        init: init
+            .iter()
+            .map(|c| {
+                restored(
+                    c,
+                    find(&status.init_container_statuses, &c.name).as_ref(),
+                    "PodInitializing",
+                )
+            })
+            .collect(),
+        main: main
+            .iter()
+            .map(|c| {
+                restored(
+                    c,
+                    find(&status.container_statuses, &c.name).as_ref(),
+                    main_reason,
+                )
+            })
+            .collect(),
         pod_ip: Some(ip),
         start_time: Some(status.start_time.map_or_else(Timestamp::now, |t| t.0)),
         ..Default::default()
@@ -190,13 +224,25 @@ fn initial_runtime(pod: &Pod, ip: Ipv4Addr) -> PodRuntime {
 fn terminal_runtime(pod: &Pod, ip: Ipv4Addr) -> PodRuntime {
     let mut rt = initial_runtime(pod, ip);
     let status = pod.status.clone().unwrap_or_default();
-    let all = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
+    let all = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
     for st in all {
-        let c = rt.init.iter_mut().chain(rt.main.iter_mut()).find(|c| c.name == st.name);
+        let c = rt
+            .init
+            .iter_mut()
+            .chain(rt.main.iter_mut())
+            .find(|c| c.name == st.name);
         if let (Some(c), Some(t)) = (c, st.state.as_ref().and_then(|s| s.terminated.as_ref())) {
             c.state = State::Terminated(podstatus::restore_termination(t));
             c.container_id = st.container_id.clone();
-            c.last = st.last_state.as_ref().and_then(|l| l.terminated.as_ref()).map(podstatus::restore_termination);
+            c.last = st
+                .last_state
+                .as_ref()
+                .and_then(|l| l.terminated.as_ref())
+                .map(podstatus::restore_termination);
         }
     }
     rt.terminal = true;
@@ -231,7 +277,13 @@ impl StatusWriter {
     async fn publish(&self, pod: &Pod) -> Result<(), kube::Error> {
         let mut last = self.last.lock().await;
         let rt = self.handle.runtime.lock().clone();
-        let status = podstatus::build(pod, last.as_ref(), &rt, self.shared.host_ip, Timestamp::now());
+        let status = podstatus::build(
+            pod,
+            last.as_ref(),
+            &rt,
+            self.shared.host_ip,
+            Timestamp::now(),
+        );
         if last.as_ref() == Some(&status) {
             return Ok(());
         }
@@ -243,7 +295,12 @@ impl StatusWriter {
         }
         let api: Api<Pod> = Api::namespaced(self.shared.client.clone(), &self.handle.key.namespace);
         let body = serde_json::json!({ "status": value });
-        api.patch_status(&self.handle.key.name, &PatchParams::default(), &Patch::Merge(&body)).await?;
+        api.patch_status(
+            &self.handle.key.name,
+            &PatchParams::default(),
+            &Patch::Merge(&body),
+        )
+        .await?;
         *last = Some(status);
         Ok(())
     }
@@ -270,7 +327,10 @@ fn grace_of(pod: &Pod) -> Duration {
     let secs = pod
         .metadata
         .deletion_grace_period_seconds
-        .or(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+        .or(pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds))
         .unwrap_or(30);
     Duration::from_secs(secs.max(0) as u64)
 }
@@ -280,10 +340,20 @@ fn stop_for(want: Want, pod: &Pod) -> Stop {
         Want::Run => Stop::No,
         Want::Delete => {
             let grace = grace_of(pod);
-            if grace.is_zero() { Stop::Kill } else { Stop::Graceful { grace, prestop: true } }
+            if grace.is_zero() {
+                Stop::Kill
+            } else {
+                Stop::Graceful {
+                    grace,
+                    prestop: true,
+                }
+            }
         }
         Want::Gone => Stop::Kill,
-        Want::Shutdown => Stop::Graceful { grace: grace_of(pod).min(SHUTDOWN_GRACE_CAP), prestop: true },
+        Want::Shutdown => Stop::Graceful {
+            grace: grace_of(pod).min(SHUTDOWN_GRACE_CAP),
+            prestop: true,
+        },
     }
 }
 
@@ -322,7 +392,9 @@ struct PodCtx {
 
 impl PodCtx {
     fn event(&self, kind: Kind, reason: &str, message: &str) {
-        self.shared.recorder.pod(&self.handle.key, None, kind, reason, message);
+        self.shared
+            .recorder
+            .pod(&self.handle.key, None, kind, reason, message);
     }
 
     fn stopping(&self) -> bool {
@@ -333,8 +405,15 @@ impl PodCtx {
 /// Volumes, then init containers in order, then all containers until they end.
 async fn lifecycle(mut ctx: PodCtx) -> End {
     let pod = ctx.pod.borrow().clone();
-    let facts = PodFacts { pod_ip: ctx.ip, host_ip: ctx.shared.host_ip, node_name: ctx.shared.node_name.clone() };
-    let layout = Layout { pod_dir: ctx.handle.pod_dir.clone(), claims_root: ctx.shared.node_dir.join("claims") };
+    let facts = PodFacts {
+        pod_ip: ctx.ip,
+        host_ip: ctx.shared.host_ip,
+        node_name: ctx.shared.node_name.clone(),
+    };
+    let layout = Layout {
+        pod_dir: ctx.handle.pod_dir.clone(),
+        claims_root: ctx.shared.node_dir.join("claims"),
+    };
     let mut delay = Duration::from_secs(1);
     let prepared: Prepared = loop {
         match volumes::prepare(&ctx.shared.client, &pod, &facts, &layout).await {
@@ -354,10 +433,20 @@ async fn lifecycle(mut ctx: PodCtx) -> End {
     }
     if ctx.shared.isolation == IsolationMode::None {
         let mut where_ = Vec::new();
-        for c in pod.spec.iter().flat_map(|s| s.init_containers.iter().flatten().chain(s.containers.iter())) {
+        for c in pod.spec.iter().flat_map(|s| {
+            s.init_containers
+                .iter()
+                .flatten()
+                .chain(s.containers.iter())
+        }) {
             for m in c.volume_mounts.iter().flatten() {
                 if let Some(p) = prepared.paths.get(&m.name) {
-                    where_.push(format!("volume {:?} (mountPath {}) is at {}", m.name, m.mount_path, p.display()));
+                    where_.push(format!(
+                        "volume {:?} (mountPath {}) is at {}",
+                        m.name,
+                        m.mount_path,
+                        p.display()
+                    ));
                 }
             }
         }
@@ -420,7 +509,11 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
     let first = desired.borrow().clone();
     let pod = first.pod.clone();
     let key = PodRef {
-        namespace: pod.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+        namespace: pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
         name: pod.metadata.name.clone().unwrap_or_default(),
         uid: pod.metadata.uid.clone().unwrap_or_default(),
     };
@@ -430,7 +523,11 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded") | Some("Failed")
     );
-    let runtime = if already_done { terminal_runtime(&pod, ip) } else { initial_runtime(&pod, ip) };
+    let runtime = if already_done {
+        terminal_runtime(&pod, ip)
+    } else {
+        initial_runtime(&pod, ip)
+    };
     let handle = Arc::new(PodHandle {
         key: key.clone(),
         pod_dir: pod_dir.clone(),
@@ -442,25 +539,52 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
     for c in runtime.init.iter().chain(runtime.main.iter()) {
         let dir = handle.logs_dir(&c.name);
         if let State::Terminated(t) = &c.state {
-            handle.logs.lock().insert(t.container_id.clone(), ContainerLog::existing(&dir, c.restart_count));
+            handle.logs.lock().insert(
+                t.container_id.clone(),
+                ContainerLog::existing(&dir, c.restart_count),
+            );
         }
         if let Some(t) = &c.last {
-            let n = if matches!(c.state, State::Terminated(_)) { c.restart_count - 1 } else { c.restart_count };
-            handle.logs.lock().insert(t.container_id.clone(), ContainerLog::existing(&dir, n));
+            let n = if matches!(c.state, State::Terminated(_)) {
+                c.restart_count - 1
+            } else {
+                c.restart_count
+            };
+            handle
+                .logs
+                .lock()
+                .insert(t.container_id.clone(), ContainerLog::existing(&dir, n));
         }
     }
-    shared.registry.lock().insert((key.namespace.clone(), key.name.clone()), handle.clone());
+    shared
+        .registry
+        .lock()
+        .insert((key.namespace.clone(), key.name.clone()), handle.clone());
 
     let (pod_tx, pod_rx) = watch::channel(pod.clone());
-    let writer = Arc::new(StatusWriter { shared: shared.clone(), handle: handle.clone(), last: Default::default() });
-    let publisher = (!already_done).then(|| tokio::spawn(publish_loop(writer.clone(), pod_rx.clone())));
+    let writer = Arc::new(StatusWriter {
+        shared: shared.clone(),
+        handle: handle.clone(),
+        last: Default::default(),
+    });
+    let mut publisher =
+        (!already_done).then(|| AbortOnDrop::spawn(publish_loop(writer.clone(), pod_rx.clone())));
+    if matches!(first.want, Want::Shutdown | Want::Gone) {
+        publisher = None;
+    }
     let (stop_tx, stop_rx) = watch::channel(stop_for(first.want, &pod));
 
     let mut run = if already_done {
         None
     } else {
-        let ctx = PodCtx { shared: shared.clone(), handle: handle.clone(), pod: pod_rx.clone(), ip, stop: stop_rx.clone() };
-        Some(tokio::spawn(lifecycle(ctx)))
+        let ctx = PodCtx {
+            shared: shared.clone(),
+            handle: handle.clone(),
+            pod: pod_rx.clone(),
+            ip,
+            stop: stop_rx.clone(),
+        };
+        Some(AbortOnDrop::spawn(lifecycle(ctx)))
     };
     let mut want = first.want;
     let mut ended = run.is_none();
@@ -486,6 +610,11 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
                     (Want::Delete, Want::Shutdown) | (Want::Shutdown, Want::Delete) => Want::Delete,
                     (_, w) => w,
                 };
+                // Stopping for podgate's shutdown, or for a pod that is gone: the status in the
+                // store stays as it was (the next start runs the pod again).
+                if matches!(want, Want::Shutdown | Want::Gone) {
+                    publisher = None;
+                }
                 escalate(&stop_tx, stop_for(want, &d.pod));
                 if changed.is_err() {
                     // The supervisor is gone: nothing more will come.
@@ -497,17 +626,18 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
     }
     handle.runtime.lock().terminal = true;
     handle.changed.notify_one();
+    drop(publisher);
     match want {
         Want::Delete => {
-            if let Some(p) = &publisher {
-                p.abort();
-            }
             let current = pod_rx.borrow().clone();
             let _ = writer.publish(&current).await;
             let api: Api<Pod> = Api::namespaced(shared.client.clone(), &key.namespace);
             let params = DeleteParams {
                 grace_period_seconds: Some(0),
-                preconditions: Some(Preconditions { uid: Some(key.uid.clone()), resource_version: None }),
+                preconditions: Some(Preconditions {
+                    uid: Some(key.uid.clone()),
+                    resource_version: None,
+                }),
                 ..Default::default()
             };
             if let Err(e) = api.delete(&key.name, &params).await
@@ -517,18 +647,8 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
             }
             cleanup(&shared, &handle);
         }
-        Want::Gone => {
-            if let Some(p) = &publisher {
-                p.abort();
-            }
-            cleanup(&shared, &handle);
-        }
-        Want::Shutdown | Want::Run => {
-            if let Some(p) = &publisher {
-                p.abort();
-            }
-            unregister(&shared, &handle);
-        }
+        Want::Gone => cleanup(&shared, &handle),
+        Want::Shutdown | Want::Run => unregister(&shared, &handle),
     }
 }
 
@@ -553,16 +673,25 @@ fn cleanup(shared: &Shared, handle: &Arc<PodHandle>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{ContainerState, ContainerStateRunning, ContainerStateTerminated, PodSpec};
+    use k8s_openapi::api::core::v1::{
+        ContainerState, ContainerStateRunning, ContainerStateTerminated, PodSpec,
+    };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn pod_with_status(statuses: Vec<ContainerStatus>) -> Pod {
         Pod {
             spec: Some(PodSpec {
-                containers: vec![Container { name: "a".into(), image: Some("img".into()), ..Default::default() }],
+                containers: vec![Container {
+                    name: "a".into(),
+                    image: Some("img".into()),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }),
-            status: Some(PodStatus { container_statuses: Some(statuses), ..Default::default() }),
+            status: Some(PodStatus {
+                container_statuses: Some(statuses),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
@@ -574,7 +703,9 @@ mod tests {
             restart_count: 4,
             container_id: Some("podgate://old".into()),
             state: Some(ContainerState {
-                running: Some(ContainerStateRunning { started_at: Some(Time(Timestamp::UNIX_EPOCH)) }),
+                running: Some(ContainerStateRunning {
+                    started_at: Some(Time(Timestamp::UNIX_EPOCH)),
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -584,37 +715,80 @@ mod tests {
         assert_eq!(c.restart_count, 4);
         assert!(matches!(&c.state, State::Waiting { reason, .. } if reason == "ContainerCreating"));
         let last = c.last.as_ref().expect("last");
-        assert_eq!((last.exit_code, last.reason.as_str(), last.container_id.as_str()), (255, "Unknown", "podgate://old"));
+        assert_eq!(
+            (
+                last.exit_code,
+                last.reason.as_str(),
+                last.container_id.as_str()
+            ),
+            (255, "Unknown", "podgate://old")
+        );
 
         let done = ContainerStatus {
             name: "a".into(),
             restart_count: 1,
             state: Some(ContainerState {
-                terminated: Some(ContainerStateTerminated { exit_code: 3, container_id: Some("podgate://x".into()), ..Default::default() }),
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: 3,
+                    container_id: Some("podgate://x".into()),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             ..Default::default()
         };
         let rt = terminal_runtime(&pod_with_status(vec![done]), Ipv4Addr::new(127, 1, 0, 1));
         assert!(rt.terminal);
-        assert!(matches!(&rt.main[0].state, State::Terminated(t) if t.exit_code == 3 && t.reason == "Error"));
+        assert!(
+            matches!(&rt.main[0].state, State::Terminated(t) if t.exit_code == 3 && t.reason == "Error")
+        );
     }
 
     #[test]
     fn stop_requests_escalate_only() {
         let (tx, rx) = watch::channel(Stop::No);
-        escalate(&tx, Stop::Graceful { grace: Duration::from_secs(5), prestop: true });
+        escalate(
+            &tx,
+            Stop::Graceful {
+                grace: Duration::from_secs(5),
+                prestop: true,
+            },
+        );
         escalate(&tx, Stop::No);
-        assert_eq!(*rx.borrow(), Stop::Graceful { grace: Duration::from_secs(5), prestop: true });
+        assert_eq!(
+            *rx.borrow(),
+            Stop::Graceful {
+                grace: Duration::from_secs(5),
+                prestop: true
+            }
+        );
         escalate(&tx, Stop::Kill);
-        escalate(&tx, Stop::Graceful { grace: Duration::from_secs(1), prestop: true });
+        escalate(
+            &tx,
+            Stop::Graceful {
+                grace: Duration::from_secs(1),
+                prestop: true,
+            },
+        );
         assert_eq!(*rx.borrow(), Stop::Kill);
         let mut pod = Pod::default();
-        assert_eq!(stop_for(Want::Delete, &pod), Stop::Graceful { grace: Duration::from_secs(30), prestop: true });
+        assert_eq!(
+            stop_for(Want::Delete, &pod),
+            Stop::Graceful {
+                grace: Duration::from_secs(30),
+                prestop: true
+            }
+        );
         pod.metadata.deletion_grace_period_seconds = Some(0);
         assert_eq!(stop_for(Want::Delete, &pod), Stop::Kill);
         pod.metadata.deletion_grace_period_seconds = Some(60);
-        assert_eq!(stop_for(Want::Shutdown, &pod), Stop::Graceful { grace: SHUTDOWN_GRACE_CAP, prestop: true });
+        assert_eq!(
+            stop_for(Want::Shutdown, &pod),
+            Stop::Graceful {
+                grace: SHUTDOWN_GRACE_CAP,
+                prestop: true
+            }
+        );
     }
 
     #[test]
@@ -624,8 +798,11 @@ mod tests {
             std::fs::write(dir.path().join(f), "x").expect("write");
         }
         prune_log_files(dir.path(), 2);
-        let mut left: Vec<String> =
-            std::fs::read_dir(dir.path()).expect("read").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
         left.sort();
         assert_eq!(left, ["2.log", "3.log"]);
     }

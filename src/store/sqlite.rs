@@ -1,6 +1,5 @@
 //! The SQLite side of the store: schema, load at start, and the statements the writer runs.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 

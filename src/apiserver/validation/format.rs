@@ -149,6 +149,23 @@ pub fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
     }
 }
 
+/// `path.ValidatePathSegmentName` (the RBAC kinds' name rule, so `system:basic-user` is a
+/// valid name): not `.` or `..`, no `/` or `%`.
+pub fn name_is_path_segment(name: &str, prefix: bool) -> Vec<String> {
+    if !prefix {
+        for bad in [".", ".."] {
+            if name == bad {
+                return vec![format!("may not be '{bad}'")];
+            }
+        }
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|bad| name.contains(*bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+        .collect()
+}
+
 /// `NameIsDNSLabel`.
 pub fn name_is_dns_label(name: &str, prefix: bool) -> Vec<String> {
     if prefix {
@@ -367,6 +384,10 @@ pub fn is_valid_cidr(value: &str) -> Vec<String> {
 }
 
 /// `ValidateNonSpecialIP`'s messages (unspecified, loopback, link-local addresses).
+///
+/// One deliberate difference: podgate's pod network is 127.0.0.0/8 (pods are local processes,
+/// each on its own loopback address), so only the host's own loopback addresses (127.0.0.1 and
+/// ::1) are refused as loopback; the rest of 127.0.0.0/8 is a valid endpoint address here.
 pub fn non_special_ip(value: &str) -> Vec<String> {
     let Some(ip) = parse_ip(value) else {
         return vec!["must be a valid IP address".to_string()];
@@ -375,7 +396,11 @@ pub fn non_special_ip(value: &str) -> Vec<String> {
     if ip.is_unspecified() {
         errs.push(format!("may not be unspecified ({value})"));
     }
-    if ip.is_loopback() {
+    let host_loopback = match ip {
+        IpAddr::V4(v4) => v4.octets() == [127, 0, 0, 1],
+        IpAddr::V6(v6) => v6.is_loopback(),
+    };
+    if host_loopback {
         errs.push("may not be in the loopback range (127.0.0.0/8, ::1/128)".to_string());
     }
     let (link_local_unicast, link_local_multicast) = match ip {
@@ -436,6 +461,17 @@ mod tests {
             vec![
                 "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
             ]
+        );
+    }
+
+    #[test]
+    fn path_segment_names_allow_colons() {
+        assert!(name_is_path_segment("system:basic-user", false).is_empty());
+        assert_eq!(name_is_path_segment("..", false), ["may not be '..'"]);
+        assert!(name_is_path_segment("..", true).is_empty());
+        assert_eq!(
+            name_is_path_segment("a/b%", false),
+            ["may not contain '/'", "may not contain '%'"]
         );
     }
 

@@ -84,15 +84,13 @@ fn path_of(pv: &PersistentVolume) -> Option<PathBuf> {
 
 /// Whether `path` lies inside `dir` (after resolving symlinks of what exists).
 pub fn inside(path: &Path, dir: &Path) -> bool {
-    if path
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir))
-    {
-        return false;
-    }
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let (path, dir) = (canon(path), canon(dir));
-    path != dir && path.starts_with(&dir)
+    // A path that could not be resolved must not climb out with `..`.
+    let climbs = path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir));
+    !climbs && path != dir && path.starts_with(&dir)
 }
 
 /// Removes everything inside `dir`, keeping `dir`.

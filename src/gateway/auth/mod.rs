@@ -1,88 +1,96 @@
-//! Authentication of gateway clients: bearer tokens checked against digests in constant time.
-//! The client's `Authorization` header is removed once read, so it never travels further.
+//! Authentication and authorization of gateway clients, as kube-apiserver does them.
+//!
+//! ```text
+//! authenticate (client certificate | static token | ServiceAccount token) → UserInfo
+//!   → impersonate (Impersonate-* headers, if the user may)
+//!   → authorize (RequestInfo attributes → system:masters | RBAC) → 403 or on
+//! ```
+//!
+//! The client's credentials never travel past these layers: `Authorization` and `Impersonate-*`
+//! are removed once read, and the identity travels as a [`UserInfo`] request extension.
 
+pub mod attributes;
+pub mod authn;
+pub mod authz;
+pub mod bootstrap;
+pub mod cache;
+pub mod client;
+pub mod delegated;
+pub mod impersonate;
+pub mod rbac;
+pub mod requestinfo;
+pub mod serviceaccount;
+pub mod setup;
 pub mod tokens;
+pub mod x509;
 
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use http::{Request, Response, header};
-
-use crate::body::Body;
-use crate::status::Status;
+pub use authn::{AuthenticateLayer, Authn};
+pub use authz::{AlwaysAllow, AuthorizeLayer, Authorizer, RbacAuthorizer};
+pub use client::{ClientAuth, ClientAuthLayer};
+pub use impersonate::ImpersonateLayer;
 pub use tokens::{TokenFile, UserInfo, bearer_token};
+
+/// What a check in front of a service yields: the request to pass on, or the response that
+/// answers it in place of the service.
+type Checked = Result<http::Request<crate::body::Body>, http::Response<crate::body::Body>>;
+
+/// The future of a checking layer: `check`, then `inner` with the request it hands back.
+type LayerFuture<E> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<http::Response<crate::body::Body>, E>> + Send>,
+>;
+
+/// Runs `check`, then calls `inner` with the request it passes on. (A combinator rather than
+/// an `async` block holding `S::Future`, which the compiler cannot prove `Send` for every `S`.)
+fn then_call<S>(
+    check: impl std::future::Future<Output = Checked> + Send + 'static,
+    mut inner: S,
+) -> LayerFuture<S::Error>
+where
+    S: tower::Service<
+            http::Request<crate::body::Body>,
+            Response = http::Response<crate::body::Body>,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    use futures::FutureExt;
+    use futures::future::Either;
+    Box::pin(check.then(move |checked| match checked {
+        Ok(req) => Either::Left(inner.call(req)),
+        Err(resp) => Either::Right(std::future::ready(Ok(resp))),
+    }))
+}
 
 /// Paths anyone may read: health probes, as kube-apiserver allows them anonymously.
 const PUBLIC_PATHS: [&str; 3] = ["/healthz", "/readyz", "/livez"];
 
-/// A layer that authenticates every request (except health probes) or answers 401.
-#[derive(Clone)]
-pub struct AuthenticateLayer {
-    tokens: Arc<TokenFile>,
+/// Whether `path` is a health probe that needs no credentials.
+pub fn is_public_path(path: &str) -> bool {
+    PUBLIC_PATHS.iter().any(|p| {
+        path == *p
+            || path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
-impl AuthenticateLayer {
-    /// Authenticates against `tokens`.
-    pub fn new(tokens: Arc<TokenFile>) -> Self {
-        Self { tokens }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl<S> tower::Layer<S> for AuthenticateLayer {
-    type Service = Authenticate<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        Authenticate {
-            inner,
-            tokens: self.tokens.clone(),
-        }
-    }
-}
-
-/// The service [`AuthenticateLayer`] makes.
-#[derive(Clone)]
-pub struct Authenticate<S> {
-    inner: S,
-    tokens: Arc<TokenFile>,
-}
-
-impl<S> tower::Service<Request<Body>> for Authenticate<S>
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future =
-        futures::future::Either<S::Future, std::future::Ready<Result<Response<Body>, S::Error>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let path = req.uri().path();
-        if PUBLIC_PATHS
-            .iter()
-            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
-        {
-            return futures::future::Either::Left(self.inner.call(req));
-        }
-        let user = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .and_then(|t| self.tokens.authenticate(t));
-        match user {
-            Some(user) => {
-                req.headers_mut().remove(header::AUTHORIZATION);
-                req.extensions_mut().insert(user);
-                futures::future::Either::Left(self.inner.call(req))
-            }
-            None => futures::future::Either::Right(std::future::ready(Ok(super::synthetic(
-                Status::unauthorized(),
-            )))),
+    #[test]
+    fn only_health_probes_are_public() {
+        for (path, public) in [
+            ("/healthz", true),
+            ("/readyz", true),
+            ("/livez/ping", true),
+            ("/healthzz", false),
+            ("/metrics", false),
+            ("/api", false),
+            ("/", false),
+        ] {
+            assert_eq!(is_public_path(path), public, "{path}");
         }
     }
 }

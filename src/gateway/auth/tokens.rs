@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// Who a request is from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct UserInfo {
     /// User name.
     pub name: String,
@@ -13,6 +13,24 @@ pub struct UserInfo {
     pub uid: String,
     /// Groups.
     pub groups: Vec<String>,
+    /// Extra attributes (e.g. the pod a ServiceAccount token is bound to).
+    pub extra: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl UserInfo {
+    /// A user with a name and groups.
+    pub fn new(name: impl Into<String>, groups: Vec<String>) -> Self {
+        Self {
+            name: name.into(),
+            groups,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the user is in `group`.
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
+    }
 }
 
 struct Entry {
@@ -86,6 +104,7 @@ impl TokenFile {
                 name: fields[1].clone(),
                 uid: fields[2].clone(),
                 groups,
+                extra: Default::default(),
             };
             file.insert(&fields[0], user);
         }
