@@ -6,7 +6,7 @@ mod common;
 mod controller_support;
 
 use common::wait_for;
-use controller_support::Cluster;
+use controller_support::{Cluster, UNSERVED_SCHEDULER};
 use serde_json::{Value, json};
 
 const MANIFEST: &str = r#"
@@ -37,6 +37,7 @@ spec:
     metadata:
       labels: {app: web}
     spec:
+      schedulerName: $SCHEDULER
       containers:
       - name: web
         image: example/web:1
@@ -45,19 +46,12 @@ spec:
           containerPort: 8080
 "#;
 
-/// Gives a pod an IP and a readiness, as a node agent would.
+/// Gives a pod an IP and a readiness, as a node agent would (the pods ask for a scheduler
+/// nobody serves, so no node agent runs them; see `controller_support`).
 fn running(c: &Cluster, pod: &str, ip: &str, ready: bool) {
     let patch = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
         "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]}});
-    c.kubectl_ok(&[
-        "patch",
-        "pod",
-        pod,
-        "--subresource=status",
-        "--type=strategic",
-        "-p",
-        &patch.to_string(),
-    ]);
+    c.patch_status(pod, &patch);
 }
 
 fn endpoints(c: &Cluster) -> Value {
@@ -75,7 +69,7 @@ fn ips(v: &Value) -> Vec<String> {
 #[test]
 fn endpoints_and_slices_follow_the_pods_of_a_headless_service() {
     let c = Cluster::start();
-    c.apply(MANIFEST);
+    c.apply(&MANIFEST.replace("$SCHEDULER", UNSERVED_SCHEDULER));
     wait_for("two pods", || {
         (c.active("app=web").len() == 2).then_some(())
     });

@@ -1,13 +1,14 @@
 //! The StatefulSet controller through a real `podgate up`, the real kubectl and kube-rs: the
-//! acceptance scenarios of reference/statefulset-spec.md §8 that need no node agent (pods are
-//! made Running/Ready with status patches, §8.0).
+//! acceptance scenarios of statefulset-spec.md §8. The pods ask for a scheduler nobody serves,
+//! so the node agent leaves them alone and the tests make them Running, Ready, unready or
+//! Failed with status patches (§8.0; see `controller_support`).
 
 mod common;
 mod controller_support;
 
 use common::wait_for;
 use controller_support::{
-    Cluster, KubectlWatch, WatchEvent, is_ready, phase, pod_claims, revision,
+    Cluster, KubectlWatch, UNSERVED_SCHEDULER, WatchEvent, is_ready, phase, pod_claims, revision,
 };
 use kube::ResourceExt;
 use serde_json::{Value, json};
@@ -26,7 +27,10 @@ fn set(replicas: i32, spec: Value, claims: bool) -> String {
             "selector": {"matchLabels": {"foo": "bar", "baz": "blah"}},
             "template": {
                 "metadata": {"labels": {"foo": "bar", "baz": "blah"}},
-                "spec": {"containers": [{"name": "webserver", "image": "example/httpd:1", "command": ["sleep", "3600"]}]}
+                "spec": {
+                    "schedulerName": UNSERVED_SCHEDULER,
+                    "containers": [{"name": "webserver", "image": "example/httpd:1", "command": ["sleep", "3600"]}]
+                }
             },
             "updateStrategy": {"type": "RollingUpdate"}
         }

@@ -1,6 +1,8 @@
 //! Claims, volumes, retention policies, garbage collection and namespace deletion through a
 //! real `podgate up`, the real kubectl and kube-rs (statefulset-spec.md S18–S24, X8, X9;
-//! issue 4's claim binding and reclaim policies).
+//! issue 4's claim binding and reclaim policies). The StatefulSet pods ask for a scheduler
+//! nobody serves and get their status from the test (see `controller_support`), except in the
+//! unbindable-claim scenario, where the node agent schedules and runs the pod.
 
 mod common;
 mod controller_support;
@@ -8,7 +10,9 @@ mod controller_support;
 use std::collections::BTreeMap;
 
 use common::wait_for;
-use controller_support::{Cluster, pod_claims};
+use controller_support::{
+    Cluster, UNSERVED_SCHEDULER, http, is_ready, pet_container, pod_claims, real_pods,
+};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::ResourceExt;
 use serde_json::{Value, json};
@@ -28,7 +32,8 @@ fn set(replicas: i32, policy: Value) -> String {
             "selector": {"matchLabels": {"foo": "bar"}},
             "template": {
                 "metadata": {"labels": {"foo": "bar"}},
-                "spec": {"containers": [{"name": "webserver", "image": "example/httpd:1",
+                "spec": {"schedulerName": UNSERVED_SCHEDULER,
+                         "containers": [{"name": "webserver", "image": "example/httpd:1",
                                          "volumeMounts": [{"name": "datadir", "mountPath": "/data"}]}]}
             },
             "volumeClaimTemplates": [{"metadata": {"name": "datadir"},
@@ -180,15 +185,7 @@ fn s20_a_claim_owned_by_another_controller_is_not_deleted() {
         r#"{"spec":{"persistentVolumeClaimRetentionPolicy":{"whenScaled":"Delete"}}}"#,
     ]);
     // A Pending pod has its claims checked: the foreign controller is reported.
-    c.kubectl_ok(&[
-        "patch",
-        "pod",
-        "ss-1",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        r#"{"status":{"phase":"Pending"}}"#,
-    ]);
+    c.patch_status("ss-1", &json!({"status": {"phase": "Pending"}}));
     wait_for("the ConflictingController event", || {
         c.events_about("StatefulSet", "ss")
             .iter()
@@ -350,9 +347,7 @@ fn s24_claim_recreated_while_the_pod_is_pending() {
             .map(|_| ())
     });
     c.ready_all(SEL);
-    wait_for("ss-0 running", || {
-        c.pod("ss-0").filter(controller_support::is_ready)
-    });
+    wait_for("ss-0 running", || c.pod("ss-0").filter(is_ready));
 }
 
 /// X8: `--cascade=orphan` keeps pods and revisions; the same set adopts them again.
@@ -407,28 +402,42 @@ fn claim_phase(cl: &PersistentVolumeClaim) -> String {
         .unwrap_or_default()
 }
 
-/// Must-show 5: a claim of a missing class stays Pending with an event, its pod gets the
-/// scheduler's message; creating the class binds the claim and clears the condition.
+/// Must-show 5, with the node agent running the pod: a claim of a missing class stays Pending
+/// with an event, its pod stays Pending and unbound with the scheduler's message; creating the
+/// class binds the claim, clears the condition, and the pod runs with its data on the claim.
 #[test]
 fn a_claim_that_cannot_bind_keeps_its_pod_pending_until_the_class_exists() {
+    let _turn = real_pods();
     let c = Cluster::start();
-    c.apply(r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"}}"#);
     let mut s: Value = serde_json::from_str(&set(1, json!({}))).unwrap();
     s["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] = json!("fast");
+    let template = &mut s["spec"]["template"]["spec"];
+    template.as_object_mut().unwrap().remove("schedulerName");
+    template["containers"] = json!([pet_container(
+        "datadir",
+        json!({"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1})
+    )]);
     c.apply(&s.to_string());
     let msg = "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
-    wait_for("the scheduler's message", || {
+    let pending = wait_for("the scheduler's message", || {
         let p = c.pod("ss-0")?;
         let cond = p
-            .status?
+            .status
+            .clone()?
             .conditions?
             .into_iter()
             .find(|c| c.type_ == "PodScheduled")?;
         (cond.status == "False"
             && cond.reason.as_deref() == Some("Unschedulable")
             && cond.message.as_deref() == Some(msg))
-        .then_some(())
+        .then_some(p)
     });
+    assert_eq!(controller_support::phase(&pending), "Pending");
+    assert!(
+        pending.spec.as_ref().unwrap().node_name.is_none(),
+        "not bound to the node while its claim is unbound"
+    );
+    assert!(c.pod_processes().is_empty(), "nothing runs");
     assert_eq!(claim_phase(&c.claims()["datadir-ss-0"]), "Pending");
     let events = c.events_about("PersistentVolumeClaim", "datadir-ss-0");
     assert!(
@@ -455,17 +464,33 @@ fn a_claim_that_cannot_bind_keeps_its_pod_pending_until_the_class_exists() {
             .filter(|cl| claim_phase(cl) == "Bound")
     });
     let pv = claim.spec.unwrap().volume_name.unwrap();
-    assert!(c.pg.state_dir.join("volumes").join(&pv).is_dir());
-    wait_for("the condition cleared", || {
-        let p = c.pod("ss-0")?;
-        let blocked = p
-            .status?
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .any(|c| c.type_ == "PodScheduled" && c.status == "False");
-        (!blocked).then_some(())
+    let volume = c.pg.state_dir.join("volumes").join(&pv);
+    assert!(volume.is_dir());
+    let pod = wait_for("ss-0 Running and Ready on the node", || {
+        c.pod("ss-0")
+            .filter(|p| controller_support::phase(p) == "Running" && is_ready(p))
     });
+    let conditions = pod.status.clone().unwrap().conditions.unwrap();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "PodScheduled" && c.status == "True"),
+        "{conditions:?}"
+    );
+    let procs = c.pod_processes();
+    assert_eq!(procs.len(), 1, "one podgate pet process: {procs:?}");
+    assert_eq!(
+        (procs[0].hostname.as_str(), procs[0].uid.clone()),
+        ("ss-0", pod.uid().unwrap())
+    );
+    let ip = pod.status.unwrap().pod_ip.unwrap();
+    let (code, body) = http(&ip, 8080, "POST", "on the claim").expect("POST to ss-0");
+    assert_eq!((code, body.as_str()), (200, "Data stored on pod ss-0\n"));
+    assert_eq!(
+        std::fs::read_to_string(volume.join("kubia.txt")).unwrap(),
+        "on the claim",
+        "the pod writes to the volume its claim is bound to"
+    );
 }
 
 /// Static volumes bind by class, size and access modes; Retain keeps data, Recycle wipes and

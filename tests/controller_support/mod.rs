@@ -1,6 +1,19 @@
 //! Helpers shared by the controller tests: a `podgate up` with kubectl and a kube-rs client,
-//! the readiness primitives of statefulset-spec.md §8.0 (status patches, as no node agent
-//! runs here), pod and claim listings, and a recorder for `kubectl get -w` event streams.
+//! the readiness primitives of statefulset-spec.md §8.0, pod and claim listings, a recorder
+//! for `kubectl get -w` event streams, and a view of the node agent's pod processes.
+//!
+//! `podgate up` runs a node agent that binds every pod asking for `default-scheduler` (or for
+//! no scheduler) to its node, runs it as local processes and owns its status from then on.
+//! Most controller scenarios need pods that are Ready, unready or Failed on command, so their
+//! pod templates ask for [`UNSERVED_SCHEDULER`], a scheduler nobody runs: such pods are never
+//! bound, the node agent leaves them alone, and the test plays kubelet with status patches
+//! exactly as §8.0 describes ([`Cluster::ready`], [`Cluster::unready`], [`Cluster::fail`]).
+//! Those primitives refuse to touch a pod bound to a node, so a fixture that forgets the
+//! scheduler fails loudly instead of racing the node agent.
+//!
+//! The scenarios whose point is real processes (readiness from a probe, process counts) leave
+//! `schedulerName` alone and let the node agent run `podgate pet`. Every `podgate up` hands
+//! out pod IPs from the same base, so such tests hold [`real_pods`] while they run.
 
 #![allow(dead_code)]
 
@@ -16,6 +29,19 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::common::{Podgate, wait_for};
+
+/// A `schedulerName` nobody serves: pods asking for it stay unbound, so the node agent never
+/// runs them and the test sets their status (see the module doc).
+pub const UNSERVED_SCHEDULER: &str = "status-patched-by-the-test";
+
+/// Every `podgate up` hands out pod IPs from 127.1.0.1, and `podgate pet` listens on its pod
+/// IP: tests of one binary that run pods on the node agent take turns.
+static REAL_PODS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Held by a test while its pods run as processes on the node agent.
+pub fn real_pods() -> std::sync::MutexGuard<'static, ()> {
+    REAL_PODS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A running `podgate up` with a kube-rs client on a private runtime.
 pub struct Cluster {
@@ -109,17 +135,28 @@ impl Cluster {
     fn set_ready(&self, pod: &str, phase: &str, ready: &str) {
         let patch = json!({"status": {"phase": phase, "conditions": [
             {"type": "Ready", "status": ready, "lastTransitionTime": now()}
-        ]}})
-        .to_string();
-        self.kubectl_ok(&[
+        ]}});
+        self.patch_status(pod, &patch);
+    }
+
+    /// `kubectl patch pod --subresource=status --type=strategic` for a pod no node agent runs
+    /// (asserted: a bound pod's status belongs to the node agent).
+    pub fn patch_status(&self, pod: &str, patch: &Value) {
+        let node = self.kubectl_ok(&[
             "patch",
             "pod",
             pod,
             "--subresource=status",
             "--type=strategic",
             "-p",
-            &patch,
+            &patch.to_string(),
+            "-o",
+            "jsonpath={.spec.nodeName}",
         ]);
+        assert!(
+            node.is_empty(),
+            "{pod} is bound to node {node:?}: its template must ask for UNSERVED_SCHEDULER"
+        );
     }
 
     /// Makes every pod matching `selector` Running and Ready through the API (fast; for the
@@ -130,6 +167,7 @@ impl Cluster {
             if is_ready(&p) || p.metadata.deletion_timestamp.is_some() {
                 continue;
             }
+            assert_unbound(&p);
             let patch = json!({"status": {"phase": "Running", "conditions": [
                 {"type": "Ready", "status": "True", "lastTransitionTime": now()}
             ]}});
@@ -259,6 +297,132 @@ impl Cluster {
     }
 }
 
+/// One live process the node agent of a cluster started for a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodProcess {
+    /// The process id.
+    pub pid: u32,
+    /// `HOSTNAME` in its environment: the pod's host name (a StatefulSet pod's name).
+    pub hostname: String,
+    /// The pod's uid (from `PODGATE_CONTAINER=<uid>/<container>`).
+    pub uid: String,
+    /// Its start time in clock ticks after boot (tells a reused pid apart).
+    pub started: u64,
+}
+
+impl PodProcess {
+    /// Whether this very process (same pid, same start time) is still alive and not a zombie.
+    pub fn alive(&self) -> bool {
+        proc_stat(self.pid).is_some_and(|(zombie, started)| !zombie && started == self.started)
+    }
+}
+
+/// (zombie, start time) of a process, from `/proc/<pid>/stat`.
+fn proc_stat(pid: u32) -> Option<(bool, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3 of stat(5), starttime field 22.
+    Some((fields.first()? == &"Z", fields.get(19)?.parse().ok()?))
+}
+
+impl Cluster {
+    /// The node agent's process view, read from the OS: the live (non-zombie) processes whose
+    /// environment carries this cluster's node directory (`PODGATE_NODE_DIR`), which the node
+    /// agent puts into every container process it starts.
+    pub fn pod_processes(&self) -> Vec<PodProcess> {
+        node_processes(&self.node_dir())
+    }
+
+    /// The node agent's directory, as it writes it into its processes' environment.
+    pub fn node_dir(&self) -> String {
+        let dir = self.pg.state_dir.join("node");
+        std::fs::canonicalize(&dir)
+            .unwrap_or(dir)
+            .display()
+            .to_string()
+    }
+
+    /// A pod's IP once it is Running on the node agent.
+    pub fn running_ip(&self, name: &str) -> Option<String> {
+        let p = self.pod(name)?;
+        let status = p.status.as_ref()?;
+        (status.phase.as_deref() == Some("Running")).then_some(())?;
+        status.pod_ip.clone().filter(|ip| !ip.is_empty())
+    }
+}
+
+/// The live container processes of the node agent whose node directory is `node_dir`.
+pub fn node_processes(node_dir: &str) -> Vec<PodProcess> {
+    let node_mark = format!("PODGATE_NODE_DIR={node_dir}");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
+        if !vars.contains(&node_mark.as_bytes()) {
+            continue;
+        }
+        let var = |key: &str| {
+            vars.iter()
+                .filter_map(|kv| std::str::from_utf8(kv).ok())
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                .map(String::from)
+        };
+        let (Some(hostname), Some(container)) = (var("HOSTNAME"), var("PODGATE_CONTAINER")) else {
+            continue;
+        };
+        let Some((false, started)) = proc_stat(pid) else {
+            continue;
+        };
+        let uid = container
+            .split_once('/')
+            .map_or(container.as_str(), |(uid, _)| uid)
+            .to_string();
+        out.push(PodProcess {
+            pid,
+            hostname,
+            uid,
+            started,
+        });
+    }
+    out
+}
+
+/// A request to a pod's own address (`ip:port`): (status, body).
+pub fn http(ip: &str, port: u16, method: &str, body: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect((ip, port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let req = format!(
+        "{method} / HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split(' ').nth(1)?.parse().ok()?;
+    Some((status, buf.split_once("\r\n\r\n")?.1.to_string()))
+}
+
+/// A `podgate pet` container (the kubia app of deploy/examples/kubia.yaml) storing its data
+/// in `volume` mounted at /var/data, with `readiness` as its readiness probe.
+pub fn pet_container(volume: &str, readiness: Value) -> Value {
+    json!({
+        "name": "pet",
+        "image": "luksa/kubia-pet",
+        "command": ["podgate", "pet", "--data-dir", "/var/data"],
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "readinessProbe": readiness,
+        "volumeMounts": [{"name": volume, "mountPath": "/var/data"}]
+    })
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -272,6 +436,16 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// Fails the test when `p` is bound to a node (its status is the node agent's).
+fn assert_unbound(p: &Pod) {
+    let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    assert!(
+        node.is_none_or(str::is_empty),
+        "{} is bound to node {node:?}: its template must ask for UNSERVED_SCHEDULER",
+        p.name_any()
+    );
 }
 
 /// The ordinal in a pod name (for sorting).
