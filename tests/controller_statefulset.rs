@@ -1034,6 +1034,19 @@ fn x1_x2_x3_s15_validation_immutability_defaults_and_status() {
         json!({"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}}}),
         "cannot be 0",
     );
+    refused(
+        json!({"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": -1}}}),
+        "spec.updateStrategy.rollingUpdate.partition: Invalid value: -1: must be greater than or equal to 0",
+    );
+    refused(
+        json!({"ordinals": {"start": -1}}),
+        "spec.ordinals.start: Invalid value: -1: must be greater than or equal to 0",
+    );
+    refused(
+        json!({"selector": {"matchLabels": {"foo": "other"}}}),
+        "`selector` does not match template `labels`",
+    );
+    refused(json!({"selector": null}), "spec.selector: Required value");
 
     c.apply(&set(0, json!({"updateStrategy": null}), true));
     let yaml = c.kubectl_ok(&["get", "sts", "ss", "-o", "yaml"]);
@@ -1050,6 +1063,20 @@ fn x1_x2_x3_s15_validation_immutability_defaults_and_status() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("spec: Forbidden: updates to statefulset spec for fields other than"),
+        "{err}"
+    );
+    let out = c.kubectl(&[
+        "patch",
+        "sts",
+        "ss",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"serviceName":"other"}}"#,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("spec: Forbidden: updates to statefulset spec for fields other than"),
         "{err}"
     );
     let generation = c.jsonpath(&["sts", "ss"], "{.metadata.generation}");
