@@ -8,7 +8,7 @@ mod controller_support;
 
 use common::wait_for;
 use controller_support::{
-    Cluster, KubectlWatch, UNSERVED_SCHEDULER, WatchEvent, is_ready, phase, pod_claims, revision,
+    Cluster, KubectlWatch, UNSERVED_SCHEDULER, is_ready, last_state, phase, pod_claims, revision,
 };
 use kube::ResourceExt;
 use serde_json::{Value, json};
@@ -313,18 +313,9 @@ fn s3_does_not_deadlock_when_a_predecessor_fails() {
     });
 }
 
-/// The last state of `name` seen before event index `before`.
-fn last_state(events: &[WatchEvent], name: &str, before: usize) -> Option<WatchEvent> {
-    events[..before]
-        .iter()
-        .rev()
-        .find(|e| e.name() == name)
-        .cloned()
-}
-
-/// S10 and must-show 3: OrderedReady creation seen in a watch (each pod only after its
-/// predecessor is Running and Ready), halting on an unhealthy pod, and scale-down from the
-/// highest ordinal, one at a time.
+/// S10: OrderedReady creation seen in a watch (each pod only after its predecessor is Running
+/// and Ready), halting on an unhealthy pod, and scale-down from the highest ordinal, one at a
+/// time, with readiness set by the test (controller_pods shows the same with real probes).
 #[test]
 fn s10_ordered_ready_scaling_in_a_watch_halts_on_unhealthy_pods() {
     let c = Cluster::start();

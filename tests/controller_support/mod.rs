@@ -517,11 +517,39 @@ impl WatchEvent {
             .unwrap_or("")
     }
 
+    /// The pod in the event.
+    pub fn pod(&self) -> Pod {
+        serde_json::from_value(self.object.clone()).unwrap_or_default()
+    }
+
     /// Whether the pod in the event is Running and Ready.
     pub fn running_and_ready(&self) -> bool {
-        let p: Pod = serde_json::from_value(self.object.clone()).unwrap_or_default();
+        let p = self.pod();
         phase(&p) == "Running" && is_ready(&p)
     }
+
+    /// Whether the pod in the event is marked for deletion.
+    pub fn terminating(&self) -> bool {
+        self.object.pointer("/metadata/deletionTimestamp").is_some()
+    }
+}
+
+/// The last event about `name` before index `before`.
+pub fn last_state(events: &[WatchEvent], name: &str, before: usize) -> Option<WatchEvent> {
+    events[..before]
+        .iter()
+        .rev()
+        .find(|e| e.name() == name)
+        .cloned()
+}
+
+/// The index of the first event about `name` that satisfies `f`.
+pub fn first_event(
+    events: &[WatchEvent],
+    name: &str,
+    f: impl Fn(&WatchEvent) -> bool,
+) -> Option<usize> {
+    events.iter().position(|e| e.name() == name && f(e))
 }
 
 /// A `kubectl get <what> -w --output-watch-events -o json` running in the background.
