@@ -5,7 +5,10 @@
 //! - `stack_oneshot`: through the gateway stack (`pods/{name}:{port}/proxy/`), no client-side
 //!   HTTP parsing — what the stack, resolution, header rewriting and forwarding add;
 //! - `gateway_server`: through `gateway::server::serve` over TCP — everything `podgate up` does
-//!   per request, minus TLS;
+//!   per request, minus TLS, with its authenticator and RBAC authorizer (`UpAuth`) and its admin
+//!   token (`system:masters`);
+//! - `gateway_server_rbac`: the same with a token whose user RBAC allows `get pods/proxy` by a
+//!   RoleBinding (the authorizer evaluates rules);
 //!
 //! each one at a time and ten at once. Everything runs on one current-thread runtime, so the
 //! numbers are CPU per request (client + gateway + backend), and `valgrind --tool=callgrind`
@@ -25,7 +28,11 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::Api;
+use kube::api::PostParams;
 use podgate::body::{self, Body};
+use podgate::gateway::auth::setup::UpAuth;
 use podgate::gateway::auth::{TokenFile, UserInfo};
 use podgate::gateway::forward::{Proxy, ProxyOptions};
 use podgate::gateway::metrics::Metrics;
@@ -38,8 +45,10 @@ mod support;
 
 /// The response body the backend sends.
 const BODY_SIZE: usize = 1024;
-/// The token every gateway request carries.
+/// The admin's token (group `system:masters`).
 const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// The token of `viewer`, whom a RoleBinding allows `get pods/proxy` in `default`.
+const VIEWER_TOKEN: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
 
 /// Starts a hyper backend on `addr` answering every request with `BODY_SIZE` bytes.
 async fn backend(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
@@ -71,11 +80,11 @@ fn client() -> Client<HttpConnector, Body> {
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
-/// GETs `uri` (with the bearer token when `auth`) and reads the whole body.
-async fn get(client: &Client<HttpConnector, Body>, uri: &str, auth: bool) -> usize {
+/// GETs `uri` (with the bearer token if any) and reads the whole body.
+async fn get(client: &Client<HttpConnector, Body>, uri: &str, token: Option<&str>) -> usize {
     let mut req = Request::get(uri);
-    if auth {
-        req = req.header("authorization", format!("Bearer {TOKEN}"));
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
     }
     let Ok(req) = req.body(body::empty()) else {
         return 0;
@@ -108,21 +117,49 @@ async fn oneshot(svc: HttpService, uri: &str) -> usize {
     }
 }
 
-/// The gateway stack with the pod proxy over the seeded cluster.
-fn stack(cluster: &support::Cluster, metrics: Arc<Metrics>) -> HttpService {
+/// The gateway stack of `podgate up` (its auth included) with the pod proxy over the seeded
+/// cluster.
+async fn stack(cluster: &support::Cluster, metrics: Arc<Metrics>) -> anyhow::Result<HttpService> {
     let mut tokens = TokenFile::default();
-    tokens.insert(TOKEN, UserInfo::new("bench", vec!["system:masters".into()]));
+    tokens.insert(
+        TOKEN,
+        UserInfo::new("podgate-admin", vec!["system:masters".into()]),
+    );
+    tokens.insert(VIEWER_TOKEN, UserInfo::new("viewer", vec![]));
+    let auth = UpAuth::start(cluster.dir.path(), tokens, &cluster.client, &cluster.api)?;
+    auth.bootstrap(&cluster.client).await?;
+    allow_viewer(&cluster.client).await?;
     let proxy = Proxy::new(cluster.resolver(), ProxyOptions::default(), metrics.clone());
     let readiness = Readiness::default();
     readiness.set_ready();
-    gateway::stack(GatewayParts {
+    Ok(gateway::stack(GatewayParts {
         api: BoxCloneSyncService::new(cluster.api.clone()),
-        authn: Arc::new(gateway::auth::Authn::static_tokens(Arc::new(tokens))),
-        authz: Arc::new(gateway::auth::AlwaysAllow),
+        authn: auth.authn,
+        authz: auth.authz,
         readiness,
         proxy: Some(Arc::new(proxy)),
         metrics,
-    })
+    }))
+}
+
+/// Lets `viewer` `get pods/proxy` in `default` (a Role and a RoleBinding).
+async fn allow_viewer(client: &kube::Client) -> anyhow::Result<()> {
+    let role: Role = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "pod-proxy", "namespace": support::NAMESPACE},
+        "rules": [{"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]}]
+    }))?;
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "viewer-pod-proxy", "namespace": support::NAMESPACE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-proxy"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}]
+    }))?;
+    Api::<Role>::namespaced(client.clone(), support::NAMESPACE)
+        .create(&PostParams::default(), &role)
+        .await?;
+    Api::<RoleBinding>::namespaced(client.clone(), support::NAMESPACE)
+        .create(&PostParams::default(), &binding)
+        .await?;
+    Ok(())
 }
 
 fn bench_forward(c: &mut Criterion) {
@@ -140,7 +177,9 @@ fn bench_forward(c: &mut Criterion) {
         .block_on(backend(SocketAddr::new(support::pod_ip(0).into(), 0)))
         .expect("starting the backend");
     let metrics = Metrics::new();
-    let svc = stack(&cluster, metrics.clone());
+    let svc = rt
+        .block_on(stack(&cluster, metrics.clone()))
+        .expect("building podgate up's stack");
     let (_shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let gateway_addr = rt
         .block_on(async {
@@ -165,9 +204,22 @@ fn bench_forward(c: &mut Criterion) {
     let client = client();
     // Each case must really fetch the body, or it measures an error path.
     rt.block_on(async {
-        assert_eq!(get(&client, &direct, false).await, BODY_SIZE, "direct");
+        assert_eq!(get(&client, &direct, None).await, BODY_SIZE, "direct");
         assert_eq!(oneshot(svc.clone(), &path).await, BODY_SIZE, "stack");
-        assert_eq!(get(&client, &through, true).await, BODY_SIZE, "gateway");
+        assert_eq!(
+            get(&client, &through, Some(TOKEN)).await,
+            BODY_SIZE,
+            "gateway"
+        );
+        // The RBAC caches see the RoleBinding a moment after it is written.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while get(&client, &through, Some(VIEWER_TOKEN)).await != BODY_SIZE {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "viewer is never allowed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     });
 
     for parallel in [1usize, 10] {
@@ -175,7 +227,7 @@ fn bench_forward(c: &mut Criterion) {
         g.throughput(Throughput::Elements(parallel as u64));
         g.bench_function("direct", |b| {
             b.to_async(&rt)
-                .iter(|| join_all((0..parallel).map(|_| get(&client, &direct, false))))
+                .iter(|| join_all((0..parallel).map(|_| get(&client, &direct, None))))
         });
         g.bench_function("stack_oneshot", |b| {
             b.to_async(&rt)
@@ -183,7 +235,12 @@ fn bench_forward(c: &mut Criterion) {
         });
         g.bench_function("gateway_server", |b| {
             b.to_async(&rt)
-                .iter(|| join_all((0..parallel).map(|_| get(&client, &through, true))))
+                .iter(|| join_all((0..parallel).map(|_| get(&client, &through, Some(TOKEN)))))
+        });
+        g.bench_function("gateway_server_rbac", |b| {
+            b.to_async(&rt).iter(|| {
+                join_all((0..parallel).map(|_| get(&client, &through, Some(VIEWER_TOKEN))))
+            })
         });
         g.finish();
     }

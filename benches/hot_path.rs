@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the gateway's per-request work that needs no cluster: proxy target
 //! parsing, header rewriting, the token check, and the route + auth decision through the whole
-//! tower stack (trace → metrics → authenticate → route) in front of a no-op API.
+//! tower stack (trace → metrics → authenticate → impersonate → authorize → route) in front of a
+//! no-op API.
 //!
 //! Run with `cargo bench --bench hot_path`; see `benches/README.md` for the load benchmark.
 
@@ -13,7 +14,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use podgate::body::{self, Body};
-use podgate::gateway::auth::{TokenFile, UserInfo, bearer_token};
+use podgate::gateway::auth::{AlwaysAllow, Authn, TokenFile, UserInfo, bearer_token};
 use podgate::gateway::headers::{self, ForwardContext};
 use podgate::gateway::{self, GatewayParts, HttpService, Readiness, metrics::Metrics, target};
 use tower::ServiceExt;
@@ -164,10 +165,9 @@ fn token(i: usize) -> String {
 fn token_file(n: usize) -> TokenFile {
     let mut file = TokenFile::default();
     for i in 0..n {
-        file.insert(
-            &token(i),
-            UserInfo::new(format!("user-{i}"), vec!["system:masters".into()]),
-        );
+        let mut user = UserInfo::new(format!("user-{i}"), vec!["system:masters".into()]);
+        user.uid = format!("uid-{i}");
+        file.insert(&token(i), user);
     }
     file
 }
@@ -192,7 +192,9 @@ fn bench_auth(c: &mut Criterion) {
     g.finish();
 }
 
-/// The gateway stack in front of an API that answers every request with an empty 200.
+/// The gateway stack in front of an API that answers every request with an empty 200, with
+/// static tokens and an authorizer that allows everything (`podgate up` authorizes with RBAC,
+/// whose `system:masters` short cut its admin token takes; `benches/forward.rs` measures that).
 fn noop_stack() -> HttpService {
     let api: HttpService =
         BoxCloneSyncService::new(tower::service_fn(|_req: Request<Body>| async {
@@ -204,8 +206,8 @@ fn noop_stack() -> HttpService {
     readiness.set_ready();
     gateway::stack(GatewayParts {
         api,
-        authn: Arc::new(gateway::auth::Authn::static_tokens(Arc::new(token_file(1)))),
-        authz: Arc::new(gateway::auth::AlwaysAllow),
+        authn: Arc::new(Authn::static_tokens(Arc::new(token_file(1)))),
+        authz: Arc::new(AlwaysAllow),
         readiness,
         proxy: None,
         metrics: Metrics::new(),

@@ -19,7 +19,9 @@
 # run by req/s is reported), CONNS=32, THREADS=1 (wrk), WORKERS=1 (worker threads/processes of
 # every proxy), CLIENT_CPUS=0 (wrk's cores), SERVER_CPUS=1 (upstream + proxy cores),
 # BASE_PORT=18080, PODGATE_BIN (skip the build), SKIP_CONTROL_PLANE=1, PROFILE=perf (record
-# podgate during row (d) and print its hottest functions), KEEP=1 (keep the work dir).
+# podgate during row (d) and print its hottest functions), KEEP=1 (keep the work dir),
+# UPSTREAM_MODE=auto|script (auto: the upstream is a pod podgate's node agent runs, when there is
+# one; script: nginx started by this script, with a Pod object bound to no node pointing at it).
 #
 # Method (reference/rust-anchors.md §4): release build; wrk alone on CLIENT_CPUS, everything that
 # serves on SERVER_CPUS, so every row costs server-side CPU only and the ratios compare
@@ -38,6 +40,7 @@ CLIENT_CPUS=${CLIENT_CPUS:-0}
 SERVER_CPUS=${SERVER_CPUS:-1}
 BASE_PORT=${BASE_PORT:-18080}
 PROFILE=${PROFILE:-}
+UPSTREAM_MODE=${UPSTREAM_MODE:-auto}
 SKIP_CONTROL_PLANE=${SKIP_CONTROL_PLANE:-}
 
 UPSTREAM_PORT=$BASE_PORT
@@ -140,6 +143,16 @@ wait_http() { # wait_http URL [AUTH] — until it answers anything below 500, fo
 }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# cpu_pct PID SECONDS — the process's CPU use (user + system, all threads) over SECONDS, in %.
+cpu_pct() {
+	local a b ticks
+	ticks=$(getconf CLK_TCK)
+	a=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+	sleep "$2"
+	b=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+	awk -v a="$a" -v b="$b" -v t="$ticks" -v s="$2" 'BEGIN { printf "%.0f", (b - a) / t / s * 100 }'
+}
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # === servers ===
@@ -234,7 +247,7 @@ has_node_agent() {
 # status says it runs there.
 setup_upstream() {
 	make_content
-	if has_node_agent; then
+	if [[ $UPSTREAM_MODE == auto ]] && has_node_agent; then
 		POD_MODE="a pod running nginx, started by podgate's node agent"
 		nginx_conf pod "@POD_IP@:$UPSTREAM_PORT" "$(upstream_body)"
 		mv "$WORK/pod/nginx.conf" "$WORK/pod/nginx.conf.in"
@@ -255,7 +268,11 @@ EOF
 		kup wait --for=condition=Ready "pod/$POD" --timeout=60s >&2 || die "the nginx pod did not get Ready"
 		UPSTREAM_IP=$(kup get pod "$POD" -o jsonpath='{.status.podIP}')
 	else
-		POD_MODE="nginx started by the script; the Pod's status set by hand (no node agent in this build)"
+		if [[ $UPSTREAM_MODE == auto ]]; then
+			POD_MODE="nginx started by the script; the Pod's status set by hand (no node agent in this build)"
+		else
+			POD_MODE="nginx started by the script; the Pod's status set by hand (UPSTREAM_MODE=$UPSTREAM_MODE)"
+		fi
 		UPSTREAM_IP=$FAKE_POD_IP
 		nginx_conf upstream "$UPSTREAM_IP:$UPSTREAM_PORT" "$(upstream_body)"
 		start_nginx upstream
@@ -264,6 +281,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: $POD, namespace: default, labels: {app: $POD}}
 spec:
+  nodeName: bench-elsewhere # no node agent runs it
   containers:
   - name: nginx
     image: nginx
@@ -529,20 +547,20 @@ CP_LINES=()
 cp_line() { CP_LINES+=("| $1 | $2 |"); }
 
 api_latency() {
-	log "control plane: API create/patch latency under load"
+	log "control plane: API create/patch latency at saturation"
 	make_namespace bench-cp
 	local url=http://127.0.0.1:$UP_PORT path=/api/v1/namespaces/bench-cp/configmaps r
 	r=$(CP_PATH=$path wrk_once "$DURATION" "$url" -s "$WORK/create.lua" -H "Authorization: Bearer $TOKEN")
 	local rps p50 p99 p999 errs kinds
 	read -r rps p50 p99 p999 _ errs kinds <<<"$r"
-	cp_line "ConfigMap create, $CONNS concurrent clients" "$rps/s, p50 $p50 ms, p99 $p99 ms, p99.9 $p999 ms, $errs errors ($kinds)"
+	cp_line "ConfigMap create at saturation, $CONNS concurrent clients (wrk)" "$rps/s, p50 $p50 ms, p99 $p99 ms, p99.9 $p999 ms, $errs errors ($kinds)"
 	local count
 	count=$(kup get configmaps -n bench-cp -o name | wc -l)
 	[[ $count -gt 0 ]] || return 0
 	r=$(CP_PATH=$path CP_COUNT=$count wrk_once "$DURATION" "$url" -s "$WORK/patch.lua" \
 		-H "Authorization: Bearer $TOKEN")
 	read -r rps p50 p99 p999 _ errs kinds <<<"$r"
-	cp_line "ConfigMap merge patch ($count objects), $CONNS concurrent clients" "$rps/s, p50 $p50 ms, p99 $p99 ms, p99.9 $p999 ms, $errs errors ($kinds)"
+	cp_line "ConfigMap merge patch at saturation ($count objects), $CONNS concurrent clients (wrk)" "$rps/s, p50 $p50 ms, p99 $p99 ms, p99.9 $p999 ms, $errs errors ($kinds)"
 }
 
 statefulset_yaml() { # statefulset_yaml NAME REPLICAS POLICY
@@ -567,10 +585,42 @@ EOF
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-# Sum of readyReplicas over the namespace's StatefulSets.
-ready_total() {
-	kup get statefulsets -n bench-sts -o jsonpath='{range .items[*]}{.status.readyReplicas}{"\n"}{end}' 2>/dev/null |
-		awk '{ s += $1 } END { print s + 0 }'
+# "created ready": pods the namespace's StatefulSets have created, and how many are Ready.
+replica_totals() {
+	kup get statefulsets -n bench-sts \
+		-o jsonpath='{range .items[*]}{.status.replicas} {.status.readyReplicas}{"\n"}{end}' 2>/dev/null |
+		awk '{ c += $1; r += $2 } END { print c + 0, r + 0 }'
+}
+
+# Deletes a namespace and waits (up to 3 minutes) until it is gone, so the next measurement
+# does not share the machine with its pods' termination.
+drop_namespace() {
+	kup delete namespace "$1" --wait=false >/dev/null 2>&1 || true
+	kup wait --for=delete "namespace/$1" --timeout=180s >/dev/null 2>&1 || log "namespace $1 still terminating"
+}
+
+# One client creating and patching ConfigMaps in turn (as fast as it gets answers) until
+# $WORK/ramp.done exists: the API's latency while the control plane is busy.
+api_probe() {
+	local url=http://127.0.0.1:$UP_PORT/api/v1/namespaces/bench-ramp/configmaps i=0
+	while [[ ! -e $WORK/ramp.done ]]; do
+		i=$((i + 1))
+		curl -s -o /dev/null -w 'create %{http_code} %{time_total}\n' -H "Authorization: Bearer $TOKEN" \
+			-H 'Content-Type: application/json' -d "{\"metadata\":{\"name\":\"ramp-$i\"},\"data\":{\"k\":\"0\"}}" "$url"
+		curl -s -o /dev/null -w 'patch %{http_code} %{time_total}\n' -X PATCH -H "Authorization: Bearer $TOKEN" \
+			-H 'Content-Type: application/merge-patch+json' -d "{\"data\":{\"k\":\"$i\"}}" "$url/ramp-$i"
+	done
+}
+
+# p50/p99/max in ms of the KIND lines of an api_probe log, and how many were not 2xx.
+probe_summary() {
+	awk -v kind="$1" '$1 == kind { n++; if ($2 !~ /^2/) bad++; print $3 * 1000 }
+		END { print "bad", bad + 0 > "/dev/stderr" }' "$2" 2>"$WORK/probe.bad" | sort -n |
+		awk '{ a[NR] = $1 } END {
+			if (NR == 0) { print "no samples"; exit }
+			printf "%d requests, p50 %.1f ms, p99 %.1f ms, max %.1f ms", NR, a[int(NR * 0.5 + 0.5)], a[int(NR * 0.99 + 0.5)], a[NR]
+		}'
+	printf ', %s non-2xx' "$(awk '{print $2}' "$WORK/probe.bad")"
 }
 
 statefulsets() {
@@ -586,36 +636,20 @@ statefulsets() {
 		kup wait -n bench-sts --for=condition=Ready pod/probe-0 --timeout=20s >/dev/null 2>&1 && has_agent=1
 	fi
 	kup delete statefulset -n bench-sts probe --wait=false >/dev/null 2>&1 || true
+	local many="100 StatefulSets × 10 replicas (Parallel) until all Ready"
+	local step="OrderedReady step (pod n Ready → pod n+1 created)"
 	if [[ -z $has_controller ]]; then
-		cp_line "100 StatefulSets × 10 replicas (Parallel) until all Ready" "not available: no StatefulSet controller in this build (no pod appeared in 10 s)"
-		cp_line "OrderedReady step (pod n Ready → pod n+1 created)" "not available: no StatefulSet controller in this build"
+		cp_line "$many" "not available: no StatefulSet controller in this build (no pod appeared in 10 s)"
+		cp_line "$step" "not available: no StatefulSet controller in this build"
 		return
 	fi
 	if [[ -z $has_agent ]]; then
-		cp_line "100 StatefulSets × 10 replicas (Parallel) until all Ready" "not available: no node agent in this build (pods are created but never Ready)"
-		cp_line "OrderedReady step (pod n Ready → pod n+1 created)" "not available: no node agent in this build"
+		cp_line "$many" "not available: no node agent in this build (pods are created but never Ready)"
+		cp_line "$step" "not available: no node agent in this build"
 		return
 	fi
 
-	log "control plane: 100 StatefulSets × 10 replicas"
-	for s in $(seq 0 99); do statefulset_yaml "set-$s" 10 Parallel; done >"$WORK/sets.yaml"
-	local t0 t_applied t_ready="" ready=0
-	t0=$(now)
-	kup apply -f "$WORK/sets.yaml" >/dev/null
-	t_applied=$(now)
-	local deadline=$((SECONDS + 180))
-	while ((SECONDS < deadline)); do
-		ready=$(ready_total)
-		if ((ready >= 1000)); then t_ready=$(now); break; fi
-		sleep 0.2
-	done
-	if [[ -n $t_ready ]]; then
-		cp_line "100 StatefulSets × 10 replicas (Parallel) until all Ready" "$(elapsed "$t0" "$t_ready") s (apply took $(elapsed "$t0" "$t_applied") s)"
-	else
-		cp_line "100 StatefulSets × 10 replicas (Parallel) until all Ready" "not reached in 180 s: $ready of 1000 Ready"
-	fi
-	kup delete namespace bench-sts --wait=false >/dev/null 2>&1 || true
-
+	# OrderedReady first, on a quiet control plane.
 	log "control plane: OrderedReady steps"
 	make_namespace bench-ord
 	# Timestamp every watch event (name, Ready status) as it arrives. kubectl writes into a FIFO
@@ -630,7 +664,7 @@ statefulsets() {
 		<"$WORK/ordered.fifo" >"$WORK/ordered.events" &
 	sleep 1
 	statefulset_yaml ordered 10 OrderedReady | sed 's/namespace: bench-sts/namespace: bench-ord/' | kup apply -f - >&2
-	deadline=$((SECONDS + 120))
+	local deadline=$((SECONDS + 120))
 	while ((SECONDS < deadline)); do
 		grep -q ' ordered-9 True$' "$WORK/ordered.events" 2>/dev/null && break
 		sleep 0.2
@@ -648,11 +682,51 @@ statefulsets() {
 			}
 		}' "$WORK/ordered.events" | sort -n)
 	if [[ -n $steps ]]; then
-		cp_line "OrderedReady step (pod n Ready → pod n+1 created), 9 steps" "$(echo "$steps" | awk '{ a[NR] = $1; s += $1 } END { printf "median %.1f ms, max %.1f ms, mean %.1f ms", a[int((NR + 1) / 2)], a[NR], s / NR }')"
+		cp_line "$step, 9 steps, seen through a watch" "$(echo "$steps" | awk '{ a[NR] = $1; s += $1 } END { printf "median %.1f ms, max %.1f ms, mean %.1f ms", a[int((NR + 1) / 2)], a[NR], s / NR }')"
 	else
-		cp_line "OrderedReady step (pod n Ready → pod n+1 created)" "not measured: ordered-9 never Ready in 120 s"
+		cp_line "$step" "not measured: ordered-9 never Ready in 120 s"
 	fi
-	kup delete namespace bench-ord --wait=false >/dev/null 2>&1 || true
+	drop_namespace bench-ord
+
+	log "control plane: 100 StatefulSets × 10 replicas"
+	# Ten files of ten sets, applied by ten kubectl processes at once, so that the clock
+	# measures the control plane more than kubectl's one-request-at-a-time apply.
+	for f in $(seq 0 9); do
+		for s in $(seq "$((f * 10))" "$((f * 10 + 9))"); do statefulset_yaml "set-$s" 10 Parallel; done \
+			>"$WORK/sets-$f.yaml"
+	done
+	make_namespace bench-ramp
+	rm -f "$WORK/ramp.done"
+	api_probe >"$WORK/ramp.lat" &
+	local probe_pid=$!
+	PIDS+=("$probe_pid")
+	local t0 t_applied t_created="" t_ready="" created=0 ready=0
+	t0=$(now)
+	local appliers=()
+	for f in $(seq 0 9); do
+		kubectl --kubeconfig "$KUBECONFIG_UP" apply -f "$WORK/sets-$f.yaml" >/dev/null &
+		appliers+=($!)
+	done
+	for p in "${appliers[@]}"; do wait "$p" || log "a kubectl apply failed"; done
+	t_applied=$(now)
+	deadline=$((SECONDS + 300))
+	while ((SECONDS < deadline)); do
+		read -r created ready <<<"$(replica_totals)"
+		if [[ -z $t_created ]] && ((created >= 1000)); then t_created=$(now); fi
+		if ((ready >= 1000)); then t_ready=$(now); break; fi
+		sleep 0.2
+	done
+	touch "$WORK/ramp.done"
+	wait "$probe_pid" 2>/dev/null || true
+	if [[ -n $t_ready ]]; then
+		cp_line "$many" "$(elapsed "$t0" "$t_ready") s (10 parallel kubectl apply of 10 sets each returned after $(elapsed "$t0" "$t_applied") s; all 1,000 pods created after $(elapsed "$t0" "$t_created") s)"
+	else
+		cp_line "$many" "not reached in 300 s: $created pods created, $ready Ready"
+	fi
+	cp_line "API create latency during that ramp (one client, ConfigMaps)" "$(probe_summary create "$WORK/ramp.lat")"
+	cp_line "API merge-patch latency during that ramp (one client)" "$(probe_summary patch "$WORK/ramp.lat")"
+	drop_namespace bench-sts
+	drop_namespace bench-ramp
 }
 
 # === report ===
@@ -685,6 +759,7 @@ report() {
 	echo "wrk -t$THREADS -c$CONNS, ${DURATION}s × $RUNS rounds over the rows (median run shown) after a ${WARMUP}s warm-up each; 1 KiB body;"
 	echo "wrk on CPU $CLIENT_CPUS, upstream and proxy on CPU $SERVER_CPUS; every proxy with $WORKERS worker(s). Upstream: $POD_MODE."
 	echo "Load average before/after the rows: $LOAD_BEFORE / $LOAD_AFTER (anything above ~0 is other work sharing the cores)."
+	echo "podgate up's own CPU use while idle before the rows (it shares CPU $SERVER_CPUS with every row): ${IDLE_CPU}%."
 	echo
 	echo "| row | path | req/s | (range over runs) | p50 ms | p99 ms | p99.9 ms | errors | req/s vs (a) |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -704,8 +779,8 @@ report() {
 	echo "| (b)/(e) podgate proxy / nginx | $(ratio b e) | $(p99_ratio b e) | req/s ≥ 1.0×, p99 ≤ 1.2× |"
 	echo "| (d)/(a) pods/proxy / direct | $(ratio d a) | $(p99_ratio d a) | |"
 	echo "| (d)/(b) pods/proxy / podgate proxy | $(ratio d b) | $(p99_ratio d b) | req/s ≥ 0.9× |"
-	echo "| (d)/(c) pods/proxy / kubectl proxy | $(ratio d c) | $(p99_ratio d c) | (for reference while (b) is missing) |"
-	echo "| (d)/(e) pods/proxy / nginx | $(ratio d e) | $(p99_ratio d e) | (for reference while (b) is missing) |"
+	echo "| (d)/(c) pods/proxy / kubectl proxy | $(ratio d c) | $(p99_ratio d c) | (reference) |"
+	echo "| (d)/(e) pods/proxy / nginx | $(ratio d e) | $(p99_ratio d e) | (reference) |"
 	echo
 	echo "| RSS, MiB | idle | 2,000 open connections | while streaming 1 GiB (min – max) | stream |"
 	echo "|---|---:|---:|---:|---|"
@@ -751,6 +826,9 @@ main() {
 	idle_before_pod=$(rss_kib "$UP_PID")
 	setup_upstream
 	write_upstream_kubeconfig
+	# A process that burns CPU while idle would steal it from every row.
+	IDLE_CPU=$(cpu_pct "$UP_PID" 3)
+	log "podgate up uses ${IDLE_CPU}% CPU while idle"
 
 	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 	row a "direct: wrk → nginx" "$UPSTREAM$API_PATH"
@@ -785,8 +863,8 @@ main() {
 	# The control plane's numbers are extra: a failure there is reported, not fatal.
 	if [[ -z $SKIP_CONTROL_PLANE ]]; then
 		# (Called in an || list, set -e does not apply inside them.)
-		api_latency || cp_line "API latency" "failed (see the log above)"
 		statefulsets || cp_line "StatefulSets" "failed (see the log above)"
+		api_latency || cp_line "API latency" "failed (see the log above)"
 	fi
 	report
 }
