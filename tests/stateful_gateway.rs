@@ -1,6 +1,7 @@
 //! The whole product end to end: `podgate up -f deploy/examples/kubia.yaml` runs a StatefulSet
 //! whose pods are real `podgate pet` processes; curl-style requests reach each ordinal by name,
-//! shard keys pin to ordinals, data survives re-creation, and /metrics counts per ordinal.
+//! shard keys pin to ordinals, data survives re-creation and scaling down and up again (the
+//! kubia flow of issue 4), and /metrics counts per ordinal.
 
 mod common;
 
@@ -11,6 +12,18 @@ fn get(pg: &Podgate, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut h = vec![("Authorization", bearer.as_str())];
     h.extend_from_slice(headers);
     http_request(pg.port, "GET", path, &h, b"").unwrap_or((0, String::new()))
+}
+
+fn post(pg: &Podgate, ordinal: &str, data: &str) -> (u16, String) {
+    let bearer = format!("Bearer {}", pg.token());
+    http_request(
+        pg.port,
+        "POST",
+        &format!("/api/v1/namespaces/default/pods/{ordinal}/proxy/"),
+        &[("Authorization", &bearer)],
+        data.as_bytes(),
+    )
+    .unwrap_or((0, String::new()))
 }
 
 fn ready_pods(pg: &Podgate) -> String {
@@ -39,17 +52,17 @@ fn kubia_ordinals_shards_and_metrics() {
         assert_eq!(code, 200, "{body}");
         assert!(body.contains(&format!("You've hit {ordinal}")), "{body}");
     }
-    let bearer = format!("Bearer {}", pg.token());
-    let (code, body) = http_request(
-        pg.port,
-        "POST",
-        "/api/v1/namespaces/default/pods/kubia-1/proxy/",
-        &[("Authorization", &bearer)],
-        b"ordinal one's data",
-    )
-    .unwrap();
-    assert_eq!(code, 200, "{body}");
-    assert!(body.contains("Data stored on pod kubia-1"), "{body}");
+    for (ordinal, data) in [
+        ("kubia-0", "ordinal zero's data"),
+        ("kubia-1", "ordinal one's data"),
+    ] {
+        let (code, body) = post(&pg, ordinal, data);
+        assert_eq!(code, 200, "{body}");
+        assert!(
+            body.contains(&format!("Data stored on pod {ordinal}")),
+            "{body}"
+        );
+    }
 
     // Shard keys pin to one ordinal, and say which.
     let ordinal_of = |key: &str| -> String {
@@ -120,6 +133,48 @@ fn kubia_ordinals_shards_and_metrics() {
             })
             .sum()
     };
-    assert!(per_ordinal("0") >= 1.0, "{text}");
+    assert!(per_ordinal("0") >= 2.0, "{text}");
     assert!(per_ordinal("1") >= 3.0, "{text}");
+
+    // Scaled to 1, kubia-1 goes and its claim stays Bound; scaled to 2, its data is back.
+    let claim = |what: &str| {
+        pg.kubectl_ok(&[
+            "get",
+            "pvc",
+            "data-kubia-1",
+            "-o",
+            &format!("jsonpath={what}"),
+        ])
+    };
+    let claim_uid = claim("{.metadata.uid}");
+    pg.kubectl_ok(&["scale", "sts", "kubia", "--replicas=1"]);
+    wait_for("kubia-1 gone", || {
+        (!pg.kubectl(&["get", "pod", "kubia-1"]).status.success()).then_some(())
+    });
+    assert_eq!(ready_pods(&pg).trim(), "kubia-0=True");
+    assert_eq!(claim("{.status.phase}"), "Bound");
+    assert_eq!(claim("{.metadata.uid}"), claim_uid, "the same claim");
+    let (code, body) = get(&pg, "/api/v1/namespaces/default/pods/kubia-0/proxy/", &[]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("ordinal zero's data"), "{body}");
+    pg.kubectl_ok(&["scale", "sts", "kubia", "--replicas=2"]);
+    let (code, body) = get(
+        &pg,
+        "/api/v1/namespaces/default/pods/kubia-1/proxy/",
+        &[("X-Podgate-Wait", "60s")],
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("You've hit kubia-1") && body.contains("ordinal one's data"),
+        "{body}"
+    );
+    let volume = pg.kubectl_ok(&[
+        "get",
+        "pod",
+        "kubia-1",
+        "-o",
+        "jsonpath={.spec.volumes[?(@.name==\"data\")].persistentVolumeClaim.claimName}",
+    ]);
+    assert_eq!(volume, "data-kubia-1");
+    assert_eq!(claim("{.metadata.uid}"), claim_uid, "the same claim again");
 }

@@ -108,7 +108,8 @@ pub async fn run<K, C, F, Fut>(
             let fut = reconcile(obj, w.ctx.clone());
             async move {
                 let result = fut.await;
-                if result.is_ok() {
+                if let Ok(action) = &result {
+                    tracing::debug!(controller = w.name, object = %key, ?action, "reconciled");
                     w.backoff.reset(&key);
                 }
                 result

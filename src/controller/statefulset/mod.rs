@@ -43,6 +43,7 @@ pub async fn run(client: kube::Client, caches: Caches) {
         claims: caches.claims.store().clone(),
         revisions: caches.revisions.store().clone(),
         recorder: Recorder::new(client, COMPONENT),
+        written: Default::default(),
     });
     caches.pods.ready().await;
     caches.claims.ready().await;

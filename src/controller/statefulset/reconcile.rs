@@ -2,7 +2,7 @@
 //! revisions, run the sync, write the status, truncate the history, requeue for
 //! `minReadySeconds`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
+use parking_lot::Mutex;
 use serde_json::json;
 
 use super::control::PodControl;
@@ -43,11 +44,41 @@ pub struct Context {
     pub revisions: Store<ControllerRevision>,
     /// Events as `statefulset-controller`.
     pub recorder: Recorder,
+    /// The statuses this controller wrote that the cache may not show yet, by set uid.
+    pub written: Mutex<HashMap<String, WrittenStatus>>,
+}
+
+/// A status write: the resourceVersion it replaced, and the status it stored.
+#[derive(Debug, Clone)]
+pub struct WrittenStatus {
+    before: Option<String>,
+    status: StatefulSetStatus,
+}
+
+impl Context {
+    /// The set with the last status this controller wrote while the cache still holds the
+    /// version before that write: the next sync must not work from a stale `currentReplicas`
+    /// or `collisionCount` (a pod deletion can be seen before the status write).
+    fn with_own_status(&self, set: &StatefulSet) -> StatefulSet {
+        let uid = set.uid().unwrap_or_default();
+        let mut written = self.written.lock();
+        let Some(w) = written.get(&uid) else {
+            return set.clone();
+        };
+        let rv = set.resource_version();
+        if rv.is_some() && rv == w.before {
+            let mut fresh = set.clone();
+            fresh.status = Some(w.status.clone());
+            return fresh;
+        }
+        written.remove(&uid);
+        set.clone()
+    }
 }
 
 /// Reconciles one set.
 pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let set = set.as_ref();
+    let set = &ctx.with_own_status(&set);
     if !has_selector(set) {
         // An empty, missing or malformed selector: nothing to manage (validation refuses these).
         return Ok(Action::await_change());
@@ -81,6 +112,13 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Actio
     let control = PodControl::new(&ctx);
     let (mut status, result) = sync::sync(&control, plan).await;
     complete_rolling_update(set, &mut status);
+    tracing::debug!(
+        set = %set.name_any(),
+        pods = pods.len(),
+        replicas = status.replicas,
+        ready = status.ready_replicas,
+        "statefulset synced"
+    );
     let status_result = write_status(&ctx, set, &status).await;
     let truncated = truncate_history(&ctx, set, &pods, &revs, &current, &update).await;
     let errors: Vec<Error> = [result, status_result, truncated]
@@ -184,7 +222,16 @@ async fn write_status(
             .replace_status(&name, &PostParams::default(), &obj)
             .await
         {
-            Ok(_) => return Ok(()),
+            Ok(stored) => {
+                ctx.written.lock().insert(
+                    set.uid().unwrap_or_default(),
+                    WrittenStatus {
+                        before: obj.resource_version(),
+                        status: stored.status.unwrap_or_default(),
+                    },
+                );
+                return Ok(());
+            }
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 last = Some(kube::Error::Api(s));
                 match api.get(&name).await {
