@@ -87,32 +87,40 @@ pub async fn serve(
         // The TLS handshake (if any) runs in the connection's own task, never in the accept loop.
         tokio::spawn(async move {
             let result = match (acceptor, is_tls(&stream).await) {
+                // Boxed: a TLS connection's state is several times a plain one's, and every
+                // connection task would otherwise reserve room for it (RSS per connection).
                 (Some(acceptor), true) => {
-                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                    Box::pin(async move {
+                        match tokio::time::timeout(
+                            limits.header_read_timeout,
+                            acceptor.accept(stream),
+                        )
                         .await
-                    {
-                        Ok(Ok(tls)) => {
-                            // Verified by the handshake against the client CA, if one was sent.
-                            let client_cert = tls
-                                .get_ref()
-                                .1
-                                .peer_certificates()
-                                .and_then(|c| c.first())
-                                .map(|c| ClientCertificate(Arc::new(c.clone().into_owned())));
-                            let hyper_svc = PerConnection {
-                                svc,
-                                peer: Some(peer),
-                                tls: true,
-                                client_cert,
-                            };
-                            let conn = builder
-                                .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
-                                .into_owned();
-                            watcher.watch(conn).await
+                        {
+                            Ok(Ok(tls)) => {
+                                // Verified by the handshake against the client CA, if one was sent.
+                                let client_cert = tls
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|c| c.first())
+                                    .map(|c| ClientCertificate(Arc::new(c.clone().into_owned())));
+                                let hyper_svc = PerConnection {
+                                    svc,
+                                    peer: Some(peer),
+                                    tls: true,
+                                    client_cert,
+                                };
+                                let conn = builder
+                                    .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
+                                    .into_owned();
+                                watcher.watch(conn).await
+                            }
+                            Ok(Err(e)) => Err(e.into()),
+                            Err(_) => Err("TLS handshake timed out".into()),
                         }
-                        Ok(Err(e)) => Err(e.into()),
-                        Err(_) => Err("TLS handshake timed out".into()),
-                    }
+                    })
+                    .await
                 }
                 _ => {
                     let hyper_svc = PerConnection {
