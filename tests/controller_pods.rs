@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::wait_for;
+use common::{pod_http as http, wait_for};
 use controller_support::{
-    Cluster, KubectlWatch, PodProcess, first_event, http, is_ready, last_state, node_processes,
+    Cluster, KubectlWatch, PodProcess, first_event, is_ready, last_state, node_processes,
     pet_container, phase, real_pods,
 };
 use kube::ResourceExt;

@@ -92,6 +92,13 @@ fn int(v: &Value, field: &str) -> i64 {
     v[field].as_i64().unwrap_or(0)
 }
 
+/// Waits until the set's `status.<field>` is `want`.
+fn wait_status(c: &Cluster, field: &str, want: i64) {
+    wait_for(&format!("status.{field} = {want}"), || {
+        (int(&status(c), field) == want).then_some(())
+    });
+}
+
 /// Waits until the active pods are exactly `names`, making pods Ready as they appear.
 fn settle(c: &Cluster, names: &[&str]) {
     wait_for(&format!("pods {names:?}"), || {
@@ -140,9 +147,7 @@ fn s1_identity_hostnames_and_claims_survive_scale_to_zero() {
         );
         c.ready(&name);
     }
-    wait_for("3 ready replicas", || {
-        (int(&status(&c), "readyReplicas") == 3).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 3);
     let pods = c.pods(SEL);
     for (i, p) in pods.iter().enumerate() {
         let name = format!("ss-{i}");
@@ -301,16 +306,12 @@ fn s3_does_not_deadlock_when_a_predecessor_fails() {
     });
     assert_eq!(phase(&new), "Pending");
     c.ready("ss-0");
-    wait_for("ss-0 ready", || {
-        (int(&status(&c), "readyReplicas") == 1).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 1);
     let pods = c.pods(SEL);
     assert_eq!(pods.len(), 2);
     assert!(is_ready(&pods[0]) && !is_ready(&pods[1]));
     c.ready("ss-1");
-    wait_for("both ready", || {
-        (int(&status(&c), "readyReplicas") == 2).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 2);
 }
 
 /// S10: OrderedReady creation seen in a watch (each pod only after its predecessor is Running
@@ -323,13 +324,9 @@ fn s10_ordered_ready_scaling_in_a_watch_halts_on_unhealthy_pods() {
     c.apply(&set(1, json!({}), false));
     wait_for("ss-0", || c.pod("ss-0"));
     c.ready("ss-0");
-    wait_for("ready", || {
-        (int(&status(&c), "readyReplicas") == 1).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 1);
     c.unready("ss-0");
-    wait_for("unready", || {
-        (int(&status(&c), "readyReplicas") == 0).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 0);
     c.kubectl_ok(&["scale", "sts", "ss", "--replicas=3"]);
     c.observed("ss");
     assert_eq!(
@@ -343,9 +340,7 @@ fn s10_ordered_ready_scaling_in_a_watch_halts_on_unhealthy_pods() {
         wait_for(name, || c.pod(name));
         c.ready(name);
     }
-    wait_for("3 ready", || {
-        (int(&status(&c), "readyReplicas") == 3).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 3);
     watch.wait_until("three ADDED events", |e| {
         e.iter().filter(|e| e.kind == "ADDED").count() >= 3
     });
@@ -366,9 +361,7 @@ fn s10_ordered_ready_scaling_in_a_watch_halts_on_unhealthy_pods() {
     for name in ["ss-0", "ss-1", "ss-2"] {
         c.unready(name);
     }
-    wait_for("all unready", || {
-        (int(&status(&c), "readyReplicas") == 0).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 0);
     c.kubectl_ok(&["scale", "sts", "ss", "--replicas=0"]);
     c.observed("ss");
     assert_eq!(
@@ -573,9 +566,7 @@ fn s7_partition_one_and_a_terminating_pod_zero() {
     let uid = c.pod("ss-0").unwrap().uid();
     c.kubectl_ok(&["delete", "pod", "ss-0", "--wait=false"]);
     c.fail("ss-0");
-    wait_for("2 ready", || {
-        (int(&status(&c), "readyReplicas") == 2).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 2);
     let names: Vec<String> = c.pods(SEL).iter().map(|p| p.name_any()).collect();
     assert_eq!(names, ["ss-0", "ss-1", "ss-2"], "no duplicate ss-0");
     assert_eq!(c.pod("ss-0").unwrap().uid(), uid);
@@ -594,9 +585,7 @@ fn s7_partition_one_and_a_terminating_pod_zero() {
         (p.uid() != uid && is_ready(&p)).then_some(())
     });
     assert_eq!(revision(&c.pod("ss-0").unwrap()), original);
-    wait_for("3 ready", || {
-        (int(&status(&c), "readyReplicas") == 3).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 3);
 }
 
 /// S9: OnDelete never replaces pods itself; deleted pods come back at the update revision.
@@ -715,9 +704,7 @@ fn s16_s17_min_ready_seconds_and_available_replicas() {
     c.apply(&set(2, json!({"minReadySeconds": 3600}), false));
     wait_for("ss-0", || c.pod("ss-0"));
     c.ready("ss-0");
-    wait_for("ready", || {
-        (int(&status(&c), "readyReplicas") == 1).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 1);
     let st = serde_json::to_value(c.observed("ss").status).unwrap();
     assert_eq!(int(&st, "availableReplicas"), 0);
     assert_eq!(
@@ -742,9 +729,7 @@ fn s16_s17_min_ready_seconds_and_available_replicas() {
             .filter(|p| p.metadata.deletion_timestamp.is_none())
     });
     c.ready("ss-1");
-    wait_for("available after minReadySeconds", || {
-        (int(&status(&c), "availableReplicas") == 2).then_some(())
-    });
+    wait_status(&c, "availableReplicas", 2);
 }
 
 /// S25–S28: `ordinals.start` set, increased, decreased and removed.
@@ -916,9 +901,7 @@ fn x10_status_only_while_the_set_is_being_deleted() {
     let c = Cluster::start();
     c.apply(&set(3, json!({}), true));
     settle(&c, &["ss-0", "ss-1", "ss-2"]);
-    wait_for("3 ready", || {
-        (int(&status(&c), "readyReplicas") == 3).then_some(())
-    });
+    wait_status(&c, "readyReplicas", 3);
     c.kubectl_ok(&[
         "patch",
         "pod",
@@ -944,9 +927,7 @@ fn x10_status_only_while_the_set_is_being_deleted() {
         c.pod("ss-1").is_none(),
         "nothing is recreated while the set is being deleted"
     );
-    wait_for("status counts the one pod left", || {
-        (int(&status(&c), "replicas") == 1).then_some(())
-    });
+    wait_status(&c, "replicas", 1);
     c.kubectl_ok(&[
         "patch",
         "pod",

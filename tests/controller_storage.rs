@@ -9,9 +9,9 @@ mod controller_support;
 
 use std::collections::BTreeMap;
 
-use common::wait_for;
+use common::{pod_http as http, wait_for};
 use controller_support::{
-    Cluster, UNSERVED_SCHEDULER, http, is_ready, pet_container, pod_claims, real_pods,
+    Cluster, UNSERVED_SCHEDULER, is_ready, pet_container, pod_claims, real_pods,
 };
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::ResourceExt;

@@ -7,9 +7,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
 
-use common::{Podgate, manifest, wait_for};
+use common::{Podgate, manifest, pod_http as http, wait_for};
 
 /// Every `podgate up` hands out pod IPs from 127.1.0.1: tests in this file run one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -32,22 +31,6 @@ fn wait_jsonpath(pg: &Podgate, pod: &str, path: &str, want: &str) {
     wait_for(&format!("{pod} {path} = {want}"), || {
         (jsonpath(pg, pod, path) == want).then_some(())
     });
-}
-
-/// A request to `ip:port` (any loopback address): (status, body).
-fn http(ip: &str, port: u16, method: &str, body: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect((ip, port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let req = format!(
-        "{method} / HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split(' ').nth(1)?.parse().ok()?;
-    Some((status, buf.split_once("\r\n\r\n")?.1.to_string()))
 }
 
 /// Live processes whose environment has `key=value`.

@@ -177,11 +177,29 @@ pub fn http_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<(u16, String)> {
+    http_request_to("127.0.0.1", port, method, path, headers, body)
+}
+
+/// A plain-HTTP/1.1 request to `/` of a pod's own address (any loopback IP): (status, body),
+/// `None` when it cannot be made.
+pub fn pod_http(ip: &str, port: u16, method: &str, body: &str) -> Option<(u16, String)> {
+    http_request_to(ip, port, method, "/", &[], body.as_bytes()).ok()
+}
+
+/// A plain-HTTP/1.1 request to `ip:port`: (status, body).
+pub fn http_request_to(
+    ip: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    let mut s = std::net::TcpStream::connect((ip, port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {

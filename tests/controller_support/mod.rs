@@ -393,23 +393,6 @@ pub fn node_processes(node_dir: &str) -> Vec<PodProcess> {
     out
 }
 
-/// A request to a pod's own address (`ip:port`): (status, body).
-pub fn http(ip: &str, port: u16, method: &str, body: &str) -> Option<(u16, String)> {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect((ip, port)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .ok()?;
-    let req = format!(
-        "{method} / HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split(' ').nth(1)?.parse().ok()?;
-    Some((status, buf.split_once("\r\n\r\n")?.1.to_string()))
-}
-
 /// A `podgate pet` container (the kubia app of deploy/examples/kubia.yaml) storing its data
 /// in `volume` mounted at /var/data, with `readiness` as its readiness probe.
 pub fn pet_container(volume: &str, readiness: Value) -> Value {
