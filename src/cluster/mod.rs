@@ -2,6 +2,8 @@
 //! StatefulSets, fed by watches through `kube::Client`. Requests resolve from these caches; no
 //! request makes an API call.
 
+pub mod filled;
+
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -21,6 +23,7 @@ pub struct ClusterView {
     slices: Store<EndpointSlice>,
     sets: Store<StatefulSet>,
     changed: Arc<Notify>,
+    filled: filled::Filled,
 }
 
 impl ClusterView {
@@ -31,21 +34,26 @@ impl ClusterView {
         let services = reflect::<Service>(&client, changed.clone());
         let slices = reflect::<EndpointSlice>(&client, changed.clone());
         let sets = reflect::<StatefulSet>(&client, changed.clone());
+        let stores = (pods.clone(), services.clone(), slices.clone(), sets.clone());
+        let filled = filled::Filled::spawn(async move {
+            let _ = stores.0.wait_until_ready().await;
+            let _ = stores.1.wait_until_ready().await;
+            let _ = stores.2.wait_until_ready().await;
+            let _ = stores.3.wait_until_ready().await;
+        });
         Self {
             pods,
             services,
             slices,
             sets,
             changed,
+            filled,
         }
     }
 
-    /// Waits until every cache has its first complete list.
+    /// Waits until every cache has its first complete list (any number of callers at once).
     pub async fn ready(&self) {
-        let _ = self.pods.wait_until_ready().await;
-        let _ = self.services.wait_until_ready().await;
-        let _ = self.slices.wait_until_ready().await;
-        let _ = self.sets.wait_until_ready().await;
+        self.filled.wait().await;
     }
 
     /// A pod by namespace and name.

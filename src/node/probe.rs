@@ -781,6 +781,11 @@ mod tests {
             Outcome::Success
         );
         drop(listener);
+        // A port that is bound but not listening: connections to it are refused, and no test
+        // running beside this one can take it meanwhile (as it could a port just freed).
+        let held = tokio::net::TcpSocket::new_v4().expect("socket");
+        held.bind(([127, 0, 0, 1], 0).into()).expect("bind");
+        let port = held.local_addr().expect("addr").port();
         assert_eq!(
             run(
                 &Action::Tcp {

@@ -13,6 +13,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
 use super::rbac::RbacSource;
+use crate::cluster::filled::Filled;
 
 /// Cached RBAC objects and ServiceAccounts; cheap to clone.
 #[derive(Clone)]
@@ -22,37 +23,61 @@ pub struct AuthCache {
     role_bindings: Store<RoleBinding>,
     cluster_role_bindings: Store<ClusterRoleBinding>,
     service_accounts: Store<ServiceAccount>,
+    /// The four RBAC caches are filled.
+    rbac_filled: Filled,
+    /// The ServiceAccount cache is filled.
+    service_accounts_filled: Filled,
 }
 
 impl AuthCache {
     /// Starts the watches as background tasks.
     pub fn start(client: &kube::Client) -> Self {
+        let roles: Store<Role> = reflect(client);
+        let cluster_roles: Store<ClusterRole> = reflect(client);
+        let role_bindings: Store<RoleBinding> = reflect(client);
+        let cluster_role_bindings: Store<ClusterRoleBinding> = reflect(client);
+        let service_accounts: Store<ServiceAccount> = reflect(client);
+        let rbac = (
+            roles.clone(),
+            cluster_roles.clone(),
+            role_bindings.clone(),
+            cluster_role_bindings.clone(),
+        );
+        let rbac_filled = Filled::spawn(async move {
+            let _ = rbac.0.wait_until_ready().await;
+            let _ = rbac.1.wait_until_ready().await;
+            let _ = rbac.2.wait_until_ready().await;
+            let _ = rbac.3.wait_until_ready().await;
+        });
+        let accounts = service_accounts.clone();
+        let service_accounts_filled = Filled::spawn(async move {
+            let _ = accounts.wait_until_ready().await;
+        });
         Self {
-            roles: reflect(client),
-            cluster_roles: reflect(client),
-            role_bindings: reflect(client),
-            cluster_role_bindings: reflect(client),
-            service_accounts: reflect(client),
+            roles,
+            cluster_roles,
+            role_bindings,
+            cluster_role_bindings,
+            service_accounts,
+            rbac_filled,
+            service_accounts_filled,
         }
     }
 
     /// Waits (at most `limit`) until the RBAC caches have their first complete list.
     pub async fn wait_rbac(&self, limit: Duration) -> bool {
-        tokio::time::timeout(limit, async {
-            let _ = self.roles.wait_until_ready().await;
-            let _ = self.cluster_roles.wait_until_ready().await;
-            let _ = self.role_bindings.wait_until_ready().await;
-            let _ = self.cluster_role_bindings.wait_until_ready().await;
-        })
-        .await
-        .is_ok()
+        self.rbac_filled.is_filled()
+            || tokio::time::timeout(limit, self.rbac_filled.wait())
+                .await
+                .unwrap_or(false)
     }
 
     /// Waits (at most `limit`) until the ServiceAccount cache has its first complete list.
     pub async fn wait_service_accounts(&self, limit: Duration) -> bool {
-        tokio::time::timeout(limit, self.service_accounts.wait_until_ready())
-            .await
-            .is_ok_and(|r| r.is_ok())
+        self.service_accounts_filled.is_filled()
+            || tokio::time::timeout(limit, self.service_accounts_filled.wait())
+                .await
+                .unwrap_or(false)
     }
 
     /// A ServiceAccount by namespace and name.
