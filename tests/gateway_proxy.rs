@@ -187,6 +187,16 @@ async fn pod_proxy_is_transparent_and_speaks_kubernetes() {
     assert_eq!(code, 404);
     assert!(body.contains("services \\\"none\\\" not found"), "{body}");
 
+    // Made-up namespaces mint no metric label sets (bounded metrics memory); real ones do.
+    let (code, _, _) = http
+        .text("GET", "/api/v1/namespaces/made-up-7/pods/x/proxy/", &[])
+        .await;
+    assert_eq!(code, 404);
+    let (code, _, metrics) = http.text("GET", "/metrics", &[]).await;
+    assert_eq!(code, 200);
+    assert!(!metrics.contains("made-up-7"), "{metrics}");
+    assert!(metrics.contains("namespace=\"default\""), "{metrics}");
+
     // A pod whose process is gone: 503 with the dial error.
     let dead = "127.1.0.11:9".parse().unwrap();
     fake_pod(&pg, dir.path(), "dead-0", dead, "app: dead", true);

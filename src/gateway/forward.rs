@@ -86,10 +86,11 @@ impl Proxy {
 
     /// Serves one proxy request.
     pub async fn handle(&self, mut req: Request<Body>, t: ProxyTarget) -> Response<Body> {
-        if let Some(ctx) = req.extensions().get::<RequestContext>() {
-            let mut l = ctx.0.lock();
-            l.namespace = t.namespace.clone();
-            l.target = t.kind.kind_name();
+        // The namespace label is set only once the target resolved: a client must not be able to
+        // mint label sets (metrics memory) by naming namespaces that do not exist.
+        let labels = req.extensions().get::<RequestContext>().cloned();
+        if let Some(ctx) = &labels {
+            ctx.0.lock().target = t.kind.kind_name();
         }
         // Phase: check.
         if !target::is_proxy_method(req.method()) {
@@ -122,11 +123,20 @@ impl Proxy {
         let upstream = match self.resolve(&t, wait, shard_key.as_deref(), None).await {
             Ok(u) => u,
             Err(u) => {
+                let reason = reason_of(&u.status);
+                let namespace = if reason == "not_found" {
+                    ""
+                } else {
+                    &t.namespace
+                };
                 self.metrics
-                    .upstream_error(&t.namespace, t.kind.kind_name(), reason_of(&u.status));
+                    .upstream_error(namespace, t.kind.kind_name(), reason);
                 return synthetic(u.status);
             }
         };
+        if let Some(ctx) = &labels {
+            ctx.0.lock().namespace = t.namespace.clone();
+        }
 
         // Phase: rewrite the request.
         let client_ip = req
@@ -166,7 +176,6 @@ impl Proxy {
         };
         let (mut parts, body) = req.into_parts();
         headers::prepare_request_headers(&mut parts.headers, &ctx);
-        let labels = parts.extensions.get::<RequestContext>().cloned();
         // Only a bodiless service request may go to a second endpoint, so only then is a copy
         // of the request kept.
         let bodiless = body.is_end_stream() || body.size_hint().exact() == Some(0);
