@@ -7,10 +7,9 @@
 //! nobody recognises gets the same 401 whether it carried no token or a wrong one.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use http::{Request, Response, header};
+use http::{Request, header};
 
 use super::tokens::{TokenFile, UserInfo, bearer_token};
 use super::x509::ClientCertificate;
@@ -233,60 +232,30 @@ fn add_authenticated(user: &mut UserInfo) {
 
 /// A layer that authenticates every request (except health probes) or answers 401; the
 /// authenticated [`UserInfo`] becomes a request extension.
-#[derive(Clone)]
-pub struct AuthenticateLayer {
-    authn: Arc<Authn>,
-}
+pub type AuthenticateLayer = super::CheckLayer<Authenticate>;
 
 impl AuthenticateLayer {
     /// Authenticates with `authn`.
     pub fn new(authn: Arc<Authn>) -> Self {
-        Self { authn }
+        super::CheckLayer(Authenticate { authn })
     }
 }
 
-impl<S> tower::Layer<S> for AuthenticateLayer {
-    type Service = Authenticate<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        Authenticate {
-            inner,
-            authn: self.authn.clone(),
-        }
-    }
-}
-
-/// The service [`AuthenticateLayer`] makes.
+/// The check [`AuthenticateLayer`] runs.
 #[derive(Clone)]
-pub struct Authenticate<S> {
-    inner: S,
+pub struct Authenticate {
     authn: Arc<Authn>,
 }
 
-impl<S> tower::Service<Request<Body>> for Authenticate<S>
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = super::LayerFuture<S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        // The readied service serves this request; a fresh clone waits for the next one.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+impl super::Check for Authenticate {
+    fn check(&self, mut req: Request<Body>) -> super::CheckFuture {
         let creds = Credentials::of(&req);
         req.headers_mut().remove(header::AUTHORIZATION);
         if is_public_path(req.uri().path()) {
-            return super::then_call(std::future::ready(Ok(req)), inner);
+            return super::pass(req);
         }
         let authn = self.authn.clone();
-        let check = async move {
+        super::later(async move {
             match authn.authenticate_credentials(creds).await {
                 Some(user) => {
                     req.extensions_mut().insert(user);
@@ -294,8 +263,7 @@ where
                 }
                 None => Err(super::super::synthetic(Status::unauthorized())),
             }
-        };
-        super::then_call(check, inner)
+        })
     }
 }
 
@@ -377,7 +345,7 @@ mod tests {
                     req.extensions().get::<UserInfo>().map(|u| u.name.clone()),
                     req.headers().contains_key(header::AUTHORIZATION),
                 ));
-                Ok::<_, std::convert::Infallible>(Response::new(crate::body::empty()))
+                Ok::<_, std::convert::Infallible>(http::Response::new(crate::body::empty()))
             }
         });
         let svc = AuthenticateLayer::new(Arc::new(Authn::static_tokens(file()))).layer(inner);

@@ -7,11 +7,10 @@
 //! [`AuthorizeLayer`] asks it about every request that reaches the route.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use http::{Request, Response};
+use http::Request;
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
 use super::cache::AuthCache;
@@ -293,62 +292,32 @@ fn forbidden_message(attrs: &Attributes) -> String {
 
 /// A layer that lets a request through only when its (authenticated, possibly impersonated)
 /// user may do what it asks, and answers 403 otherwise.
-#[derive(Clone)]
-pub struct AuthorizeLayer {
-    authorizer: Arc<dyn Authorizer>,
-}
+pub type AuthorizeLayer = super::CheckLayer<Authorize>;
 
 impl AuthorizeLayer {
     /// Authorizes with `authorizer`.
     pub fn new(authorizer: Arc<dyn Authorizer>) -> Self {
-        Self { authorizer }
+        super::CheckLayer(Authorize { authorizer })
     }
 }
 
-impl<S> tower::Layer<S> for AuthorizeLayer {
-    type Service = Authorize<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        Authorize {
-            inner,
-            authorizer: self.authorizer.clone(),
-        }
-    }
-}
-
-/// The service [`AuthorizeLayer`] makes.
+/// The check [`AuthorizeLayer`] runs.
 #[derive(Clone)]
-pub struct Authorize<S> {
-    inner: S,
+pub struct Authorize {
     authorizer: Arc<dyn Authorizer>,
 }
 
-impl<S> tower::Service<Request<Body>> for Authorize<S>
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = super::LayerFuture<S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        // The readied service serves this request; a fresh clone waits for the next one.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+impl super::Check for Authorize {
+    fn check(&self, req: Request<Body>) -> super::CheckFuture {
         let privileged = req
             .extensions()
             .get::<UserInfo>()
             .is_some_and(|u| self.authorizer.allows_everything(u));
         if privileged || is_public_path(req.uri().path()) {
-            return super::then_call(std::future::ready(Ok(req)), inner);
+            return super::pass(req);
         }
         let authorizer = self.authorizer.clone();
-        let check = async move {
+        super::later(async move {
             let Some(user) = req.extensions().get::<UserInfo>().cloned() else {
                 return Err(super::super::synthetic(Status::unauthorized()));
             };
@@ -374,8 +343,7 @@ where
                 decision.reason
             };
             Err(super::super::synthetic(forbidden(&attrs, &reason)))
-        };
-        super::then_call(check, inner)
+        })
     }
 }
 

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::{HeaderMap, Request, Response};
 
@@ -209,58 +208,36 @@ pub async fn resolve(
 // === impl ImpersonateLayer ===
 
 /// A layer that applies impersonation headers for users allowed to impersonate.
-#[derive(Clone)]
-pub struct ImpersonateLayer {
-    authorizer: Arc<dyn Authorizer>,
-}
+pub type ImpersonateLayer = super::CheckLayer<Impersonate>;
 
 impl ImpersonateLayer {
     /// Checks impersonation with `authorizer`.
     pub fn new(authorizer: Arc<dyn Authorizer>) -> Self {
-        Self { authorizer }
+        super::CheckLayer(Impersonate { authorizer })
     }
 }
 
-impl<S> tower::Layer<S> for ImpersonateLayer {
-    type Service = Impersonate<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        Impersonate {
-            inner,
-            authorizer: self.authorizer.clone(),
-        }
-    }
-}
-
-/// The service [`ImpersonateLayer`] makes.
+/// The check [`ImpersonateLayer`] runs.
 #[derive(Clone)]
-pub struct Impersonate<S> {
-    inner: S,
+pub struct Impersonate {
     authorizer: Arc<dyn Authorizer>,
 }
 
-impl<S> tower::Service<Request<Body>> for Impersonate<S>
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = super::LayerFuture<S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+impl super::Check for Impersonate {
+    fn check(&self, mut req: Request<Body>) -> super::CheckFuture {
+        // Almost no request impersonates: nothing to wait for then.
+        let asks = req
+            .headers()
+            .keys()
+            .any(|name| name.as_str().starts_with("impersonate-"));
+        if !asks {
+            return super::pass(req);
+        }
         let authorizer = self.authorizer.clone();
-        let check = async move {
+        super::later(async move {
             resolve(authorizer.as_ref(), &mut req).await?;
             Ok(req)
-        };
-        super::then_call(check, inner)
+        })
     }
 }
 

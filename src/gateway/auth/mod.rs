@@ -34,32 +34,89 @@ pub use tokens::{TokenFile, UserInfo, bearer_token};
 /// answers it in place of the service.
 type Checked = Result<http::Request<crate::body::Body>, http::Response<crate::body::Body>>;
 
-/// The future of a checking layer: `check`, then `inner` with the request it hands back.
-type LayerFuture<E> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<http::Response<crate::body::Body>, E>> + Send>,
+/// What a [`Check`] returns: an answer at once, or one that needs waiting (an API call, a
+/// cache).
+type CheckFuture = futures::future::Either<
+    std::future::Ready<Checked>,
+    futures::future::BoxFuture<'static, Checked>,
 >;
 
-/// Runs `check`, then calls `inner` with the request it passes on. (A combinator rather than
-/// an `async` block holding `S::Future`, which the compiler cannot prove `Send` for every `S`.)
-fn then_call<S>(
-    check: impl std::future::Future<Output = Checked> + Send + 'static,
-    mut inner: S,
-) -> LayerFuture<S::Error>
+/// An answer at once: pass `req` on.
+fn pass(req: http::Request<crate::body::Body>) -> CheckFuture {
+    futures::future::Either::Left(std::future::ready(Ok(req)))
+}
+
+/// An answer that needs waiting.
+fn later(check: impl std::future::Future<Output = Checked> + Send + 'static) -> CheckFuture {
+    futures::future::Either::Right(Box::pin(check))
+}
+
+/// One step of the auth filter chain (authenticate, impersonate, authorize): looks at a
+/// request and passes it on, maybe changed, or answers it in place of the service.
+trait Check: Clone + Send + 'static {
+    /// Checks one request.
+    fn check(&self, req: http::Request<crate::body::Body>) -> CheckFuture;
+}
+
+/// A layer that runs a [`Check`] in front of a service.
+#[derive(Clone)]
+pub struct CheckLayer<C>(C);
+
+impl<C: Check, S> tower::Layer<S> for CheckLayer<C> {
+    type Service = CheckService<C, S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        CheckService {
+            check: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service a [`CheckLayer`] makes.
+#[derive(Clone)]
+pub struct CheckService<C, S> {
+    check: C,
+    inner: S,
+}
+
+impl<C, S> tower::Service<http::Request<crate::body::Body>> for CheckService<C, S>
 where
+    C: Check,
     S: tower::Service<
             http::Request<crate::body::Body>,
             Response = http::Response<crate::body::Body>,
-        > + Send
+        > + Clone
+        + Send
         + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
-    use futures::FutureExt;
-    use futures::future::Either;
-    Box::pin(check.then(move |checked| match checked {
-        Ok(req) => Either::Left(inner.call(req)),
-        Err(resp) => Either::Right(std::future::ready(Ok(resp))),
-    }))
+    type Response = http::Response<crate::body::Body>;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<crate::body::Body>) -> Self::Future {
+        use futures::FutureExt;
+        use futures::future::Either;
+        // The readied service serves this request; a fresh clone waits for the next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // A combinator rather than an `async` block holding `S::Future`, which the compiler
+        // cannot prove `Send` for every `S`.
+        Box::pin(self.check.check(req).then(move |checked| match checked {
+            Ok(req) => Either::Left(inner.call(req)),
+            Err(resp) => Either::Right(std::future::ready(Ok(resp))),
+        }))
+    }
 }
 
 /// Paths anyone may read: health probes, as kube-apiserver allows them anonymously.
