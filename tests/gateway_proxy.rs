@@ -318,12 +318,8 @@ fn slice(backends: &[(SocketAddr, &str, bool)]) -> String {
 async fn service_proxy_reaches_only_ready_endpoints() {
     let pg = Podgate::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let listener = std::net::TcpListener::bind("127.1.0.20:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
     // Two backends on the same port at different pod IPs, as pods of a service are.
-    let a = start_on("127.1.0.21", port);
-    let b = start_on("127.1.0.22", port);
+    let (a, b) = backend::two_on_one_port("127.1.0.21", "127.1.0.22");
     pg.kubectl_ok(&[
         "apply",
         "-f",
@@ -407,14 +403,6 @@ async fn service_proxy_reaches_only_ready_endpoints() {
         body.contains("no endpoints available for service \\\"shop\\\""),
         "{body}"
     );
-}
-
-fn start_on(ip: &str, port: u16) -> SocketAddr {
-    // The backend binds port 0; re-bind on the wanted port by retrying a few times.
-    let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
-    let listener = std::net::TcpListener::bind(addr).expect("bind");
-    drop(listener);
-    backend::start_at(addr)
 }
 
 async fn wait_until_status(http: &Http, path: &str, want: u16) -> (u16, http::HeaderMap, String) {

@@ -10,8 +10,6 @@ mod common;
 #[path = "common/proxy.rs"]
 mod proxy_harness;
 
-use std::net::SocketAddr;
-
 use common::{Podgate, wait_for};
 use futures::{SinkExt, StreamExt};
 use proxy_harness::{ProxyProcess, fake_pod, fake_service, free_port};
@@ -53,9 +51,7 @@ async fn websocket_roundtrip(px: &ProxyProcess, path: &str) {
 async fn both_modes_serve_kubectl_ordinal_pods_services_and_websockets_without_a_token() {
     let pg = Podgate::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port("127.1.2.10");
-    let web0: SocketAddr = backend::start_at(format!("127.1.2.10:{port}").parse().unwrap());
-    let web1: SocketAddr = backend::start_at(format!("127.1.2.11:{port}").parse().unwrap());
+    let (web0, web1) = backend::two_on_one_port("127.1.2.10", "127.1.2.11");
     fake_pod(&pg, dir.path(), "web-0", web0, "app: web");
     fake_pod(&pg, dir.path(), "web-1", web1, "app: web");
     fake_service(&pg, dir.path(), "web", &[(web0, "web-0"), (web1, "web-1")]);

@@ -27,7 +27,26 @@ pub fn start(ip: &str) -> SocketAddr {
 
 /// Starts the backend on exactly `addr`.
 pub fn start_at(addr: SocketAddr) -> SocketAddr {
-    let listener = std::net::TcpListener::bind(addr).expect("bind backend");
+    serve(std::net::TcpListener::bind(addr).expect("bind backend"))
+}
+
+/// Backends on `ip_a` and `ip_b` with the same port, as the pods of a service have: a port free
+/// on `ip_a` is tried on `ip_b` until one is free on both (another test may hold it there), and
+/// the bound sockets go to the backends, so nothing can take the port in between.
+#[allow(dead_code)] // not every test binary that includes this module needs two
+pub fn two_on_one_port(ip_a: &str, ip_b: &str) -> (SocketAddr, SocketAddr) {
+    for _ in 0..50 {
+        let a = std::net::TcpListener::bind(format!("{ip_a}:0")).expect("bind");
+        let port = a.local_addr().unwrap().port();
+        if let Ok(b) = std::net::TcpListener::bind(format!("{ip_b}:{port}")) {
+            return (serve(a), serve(b));
+        }
+    }
+    panic!("no port free on both {ip_a} and {ip_b}");
+}
+
+/// Starts the backend on a socket already bound.
+pub fn serve(listener: std::net::TcpListener) -> SocketAddr {
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
