@@ -6,6 +6,7 @@ pub mod body;
 pub mod cli;
 pub mod cluster;
 pub mod controller;
+pub mod dns;
 pub mod gateway;
 pub mod node;
 pub mod pet;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// Cached cluster state, cheap to clone.
 #[derive(Clone)]
@@ -22,7 +22,9 @@ pub struct ClusterView {
     services: Store<Service>,
     slices: Store<EndpointSlice>,
     sets: Store<StatefulSet>,
+    namespaces: Store<Namespace>,
     changed: Arc<Notify>,
+    generation: Arc<watch::Sender<u64>>,
     filled: filled::Filled,
 }
 
@@ -30,23 +32,38 @@ impl ClusterView {
     /// Starts the watches (as background tasks) and returns the view; see [`ClusterView::ready`].
     pub fn start(client: kube::Client) -> Self {
         let changed = Arc::new(Notify::new());
-        let pods = reflect::<Pod>(&client, changed.clone());
-        let services = reflect::<Service>(&client, changed.clone());
-        let slices = reflect::<EndpointSlice>(&client, changed.clone());
-        let sets = reflect::<StatefulSet>(&client, changed.clone());
-        let stores = (pods.clone(), services.clone(), slices.clone(), sets.clone());
+        let generation = Arc::new(watch::Sender::new(0u64));
+        let wake = Wake {
+            changed: changed.clone(),
+            generation: generation.clone(),
+        };
+        let pods = reflect::<Pod>(&client, wake.clone());
+        let services = reflect::<Service>(&client, wake.clone());
+        let slices = reflect::<EndpointSlice>(&client, wake.clone());
+        let sets = reflect::<StatefulSet>(&client, wake.clone());
+        let namespaces = reflect::<Namespace>(&client, wake);
+        let stores = (
+            pods.clone(),
+            services.clone(),
+            slices.clone(),
+            sets.clone(),
+            namespaces.clone(),
+        );
         let filled = filled::Filled::spawn(async move {
             let _ = stores.0.wait_until_ready().await;
             let _ = stores.1.wait_until_ready().await;
             let _ = stores.2.wait_until_ready().await;
             let _ = stores.3.wait_until_ready().await;
+            let _ = stores.4.wait_until_ready().await;
         });
         Self {
             pods,
             services,
             slices,
             sets,
+            namespaces,
             changed,
+            generation,
             filled,
         }
     }
@@ -93,14 +110,47 @@ impl ClusterView {
         self.pods.state()
     }
 
+    /// Every cached service.
+    pub fn services(&self) -> Vec<Arc<Service>> {
+        self.services.state()
+    }
+
+    /// Every cached endpoint slice.
+    pub fn slices(&self) -> Vec<Arc<EndpointSlice>> {
+        self.slices.state()
+    }
+
+    /// Every cached namespace.
+    pub fn namespaces(&self) -> Vec<Arc<Namespace>> {
+        self.namespaces.state()
+    }
+
+    /// A counter that moves on every change of any cache (for consumers that rebuild a derived
+    /// view: no change between two reads is missed).
+    pub fn generation(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Whether every cache had its first complete list.
+    pub fn is_ready(&self) -> bool {
+        self.filled.is_filled()
+    }
+
     /// Resolves when any cached object changes next (for requests that wait for a pod).
     pub async fn changed(&self) {
         self.changed.notified().await
     }
 }
 
+/// Who hears about changes.
+#[derive(Clone)]
+struct Wake {
+    changed: Arc<Notify>,
+    generation: Arc<watch::Sender<u64>>,
+}
+
 /// Starts one reflector; every applied or deleted object wakes the waiters.
-fn reflect<K>(client: &kube::Client, changed: Arc<Notify>) -> Store<K>
+fn reflect<K>(client: &kube::Client, wake: Wake) -> Store<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -119,7 +169,10 @@ where
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
-                Ok(_) => changed.notify_waiters(),
+                Ok(_) => {
+                    wake.changed.notify_waiters();
+                    wake.generation.send_modify(|g| *g += 1);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, kind = K::kind(&()).as_ref(), "cluster view watch failed; retrying")
                 }

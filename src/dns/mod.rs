@@ -1,0 +1,408 @@
+//! Cluster DNS: an authoritative server for the cluster zone (`cluster.local` by default) that
+//! answers from the watch cache, as CoreDNS's `kubernetes` plugin does, and forwards every other
+//! name to the host's resolvers.
+//!
+//! Queries never reach the API: a task rebuilds an immutable [`records::Snapshot`] whenever the
+//! cache moves and swaps it in; each query reads the current one.
+
+pub(crate) mod records;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use hickory_resolver::config::{NameServerConfig, ResolverOpts};
+use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::store::forwarder::{ForwardConfig, ForwardZoneHandler};
+use hickory_server::zone_handler::{Catalog, MessageResponseBuilder};
+use k8s_openapi::api::core::v1::Service as KService;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use parking_lot::RwLock;
+use tokio::sync::Semaphore;
+
+use crate::cluster::ClusterView;
+use records::{Endpoint, Kind, Outcome, Port, Snapshot};
+
+/// How the DNS server is set up.
+#[derive(Debug, Clone)]
+pub struct DnsOptions {
+    /// The address to serve UDP and TCP on.
+    pub listen: SocketAddr,
+    /// The cluster zone, e.g. `cluster.local`.
+    pub cluster_domain: String,
+    /// The resolver configuration whose nameservers get the names outside the zone.
+    pub resolv_conf: std::path::PathBuf,
+}
+
+/// Forwarded queries in flight at most; more are answered REFUSED.
+const MAX_FORWARDS: usize = 1000;
+/// How long one upstream gets to answer.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
+/// Our own UDP payload limit (EDNS).
+const MAX_UDP: usize = 1232;
+/// Open TCP connections at most, and their idle timeout.
+const TCP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running DNS server.
+pub struct Dns {
+    /// The address it serves on.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Dns {
+    /// Stops serving.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Binds UDP and TCP on `opts.listen` (an error if either bind fails, e.g. without the
+/// privilege for port 53) and serves from `view` until stopped.
+pub async fn start(view: ClusterView, opts: DnsOptions) -> anyhow::Result<Dns> {
+    let udp = tokio::net::UdpSocket::bind(opts.listen).await?;
+    let addr = udp.local_addr()?;
+    let tcp = tokio::net::TcpListener::bind(addr).await?;
+    let zone = Name::from_ascii(format!("{}.", opts.cluster_domain.trim_end_matches('.')))?;
+    let upstreams = upstreams(&opts.resolv_conf, addr);
+    let mut fwd = Catalog::new();
+    if !upstreams.is_empty() {
+        let mut options = ResolverOpts::default();
+        options.timeout = FORWARD_TIMEOUT;
+        options.attempts = 1;
+        options.cache_size = 0;
+        let handler = ForwardZoneHandler::builder_tokio(ForwardConfig {
+            name_servers: upstreams,
+            options: Some(options),
+        })
+        .build()
+        .map_err(|e| anyhow::anyhow!("forwarder: {e}"))?;
+        fwd.upsert(LowerName::from(Name::root()), vec![Arc::new(handler)]);
+    }
+    let snap = Arc::new(RwLock::new(Arc::new(build_snapshot(&view))));
+    let handler = ClusterDns {
+        zone,
+        snap: snap.clone(),
+        fwd,
+        forwards: Semaphore::new(MAX_FORWARDS),
+    };
+    let mut server = Server::new(handler);
+    server.register_socket(udp);
+    server.register_listener(tcp, TCP_TIMEOUT, 64 * 1024);
+    let feed = tokio::spawn(feed(view, snap));
+    let task = tokio::spawn(async move {
+        let _feed = AbortOnDrop(feed);
+        if let Err(e) = server.block_until_done().await {
+            tracing::error!(error = %e, "the DNS server stopped");
+        }
+    });
+    Ok(Dns { addr, task })
+}
+
+/// The nameservers of a resolv.conf, without our own address (that would be a loop).
+fn upstreams(path: &std::path::Path, own: SocketAddr) -> Vec<NameServerConfig> {
+    let Ok(text) = std::fs::read(path) else {
+        tracing::warn!(path = %path.display(), "no resolver configuration: names outside the cluster zone will not resolve");
+        return Vec::new();
+    };
+    match hickory_resolver::system_conf::parse_resolv_conf(text) {
+        Ok((config, _)) => config
+            .name_servers()
+            .iter()
+            .filter(|ns| !(ns.ip == own.ip() && own.port() == 53))
+            .cloned()
+            .collect(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the resolver configuration");
+            Vec::new()
+        }
+    }
+}
+
+/// Rebuilds the snapshot whenever the cache moves (a short debounce coalesces bursts).
+async fn feed(view: ClusterView, snap: Arc<RwLock<Arc<Snapshot>>>) {
+    let mut generation = view.generation();
+    loop {
+        generation.borrow_and_update();
+        let next = Arc::new(build_snapshot(&view));
+        *snap.write() = next;
+        if generation.changed().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The snapshot of the current cache.
+fn build_snapshot(view: &ClusterView) -> Snapshot {
+    let mut snap = Snapshot {
+        synced: view.is_ready(),
+        serial: jiff::Timestamp::now().as_second() as u32,
+        ..Default::default()
+    };
+    for ns in view.namespaces() {
+        if let Some(n) = &ns.metadata.name {
+            snap.namespaces.insert(n.to_ascii_lowercase());
+        }
+    }
+    let slices = view.slices();
+    for svc in view.services() {
+        let (Some(ns), Some(name)) = (&svc.metadata.namespace, &svc.metadata.name) else {
+            continue;
+        };
+        let own: Vec<&EndpointSlice> = slices
+            .iter()
+            .filter(|s| {
+                s.metadata.namespace.as_deref() == Some(ns)
+                    && s.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get("kubernetes.io/service-name"))
+                        == Some(name)
+            })
+            .map(Arc::as_ref)
+            .collect();
+        snap.services.insert(
+            (ns.to_ascii_lowercase(), name.to_ascii_lowercase()),
+            dns_service(&svc, &own),
+        );
+    }
+    snap
+}
+
+/// A Service and its slices as DNS sees them. A Service of type ClusterIP without an address
+/// (the embedded API allocates none) answers like a headless one: with its ready endpoints.
+fn dns_service(svc: &KService, slices: &[&EndpointSlice]) -> records::Service {
+    let spec = svc.spec.clone().unwrap_or_default();
+    let ips: Vec<IpAddr> = spec
+        .cluster_ips
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .chain(spec.cluster_ip.iter())
+        .filter_map(|ip| ip.parse().ok())
+        .collect();
+    let kind = if spec.type_.as_deref() == Some("ExternalName") {
+        Kind::External(spec.external_name.clone().unwrap_or_default())
+    } else if ips.is_empty() {
+        Kind::Headless
+    } else {
+        let mut ips = ips;
+        ips.dedup();
+        Kind::ClusterIp(ips)
+    };
+    let ports = spec
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            Some(Port {
+                name: p.name.unwrap_or_default(),
+                protocol: p.protocol.unwrap_or_else(|| "TCP".into()),
+                port: u16::try_from(p.port).ok()?,
+            })
+        })
+        .collect();
+    let mut endpoints = Vec::new();
+    for slice in slices {
+        let ports: Vec<Port> = slice
+            .ports
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                Some(Port {
+                    name: p.name.unwrap_or_default(),
+                    protocol: p.protocol.unwrap_or_else(|| "TCP".into()),
+                    port: u16::try_from(p.port?).ok()?,
+                })
+            })
+            .collect();
+        for ep in slice.endpoints.iter().flatten() {
+            let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+            if !ready {
+                continue;
+            }
+            for addr in &ep.addresses {
+                let Ok(ip) = addr.parse::<IpAddr>() else {
+                    continue;
+                };
+                let name = ep
+                    .hostname
+                    .clone()
+                    .filter(|h| !h.is_empty())
+                    .map(|h| h.to_ascii_lowercase())
+                    .unwrap_or_else(|| records::dashed(ip));
+                endpoints.push(Endpoint {
+                    ip,
+                    name,
+                    ports: ports.clone(),
+                });
+            }
+        }
+    }
+    records::Service {
+        kind,
+        ports,
+        endpoints,
+    }
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+// === impl ClusterDns ===
+
+/// The request handler: the cluster zone from the snapshot, everything else forwarded.
+struct ClusterDns {
+    zone: Name,
+    snap: Arc<RwLock<Arc<Snapshot>>>,
+    fwd: Catalog,
+    forwards: Semaphore,
+}
+
+/// The largest UDP answer the client takes: 512 without EDNS, else min(its payload, ours).
+fn udp_limit(edns: Option<&Edns>) -> usize {
+    match edns {
+        None => 512,
+        Some(e) => (e.max_payload() as usize).clamp(512, MAX_UDP),
+    }
+}
+
+/// Cuts whole records off the end (additional section first, then answers) until the encoded
+/// message fits `limit`; says whether anything was cut (then TC must be set).
+fn fit(
+    metadata: &Metadata,
+    query: &hickory_proto::op::Query,
+    edns: Option<&Edns>,
+    answers: &mut Vec<Record>,
+    authority: &mut Vec<Record>,
+    additionals: &mut Vec<Record>,
+    limit: usize,
+) -> bool {
+    let size = |answers: &[Record], authority: &[Record], additionals: &[Record]| {
+        let mut m = Message::new(metadata.id, MessageType::Response, OpCode::Query);
+        m.add_query(query.clone());
+        m.add_answers(answers.iter().cloned());
+        m.authorities.extend(authority.iter().cloned());
+        m.add_additionals(additionals.iter().cloned());
+        if let Some(e) = edns {
+            m.set_edns(e.clone());
+        }
+        m.to_vec().map(|v| v.len()).unwrap_or(usize::MAX)
+    };
+    if size(answers, authority, additionals) <= limit {
+        return false;
+    }
+    additionals.clear();
+    while size(answers, authority, additionals) > limit {
+        if answers.pop().is_none() && authority.pop().is_none() {
+            break;
+        }
+    }
+    true
+}
+
+/// Sends a response; a failed send is logged and reported as SERVFAIL.
+macro_rules! send {
+    ($response:expr, $msg:expr) => {
+        match $response.send_response($msg).await {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::debug!(error = %e, "sending a DNS response failed");
+                let mut metadata = Metadata::new(0, MessageType::Response, OpCode::Query);
+                metadata.response_code = ResponseCode::ServFail;
+                hickory_proto::op::Header {
+                    metadata,
+                    counts: Default::default(),
+                }
+                .into()
+            }
+        }
+    };
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for ClusterDns {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response: R,
+    ) -> ResponseInfo {
+        let builder = MessageResponseBuilder::from_message_request(request);
+        let Ok(info) = request.request_info() else {
+            let msg = builder.error_msg(&request.metadata, ResponseCode::FormErr);
+            return send!(response, msg);
+        };
+        let query = info.query.original().clone();
+        let qtype = query.query_type();
+        if request.metadata.op_code != OpCode::Query
+            || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
+        {
+            let msg = builder.error_msg(&request.metadata, ResponseCode::Refused);
+            return send!(response, msg);
+        }
+        let snap = self.snap.read().clone();
+        match records::answer(&snap, &self.zone, query.name(), qtype) {
+            Outcome::Local(a) => {
+                let mut metadata = Metadata::response_from_request(&request.metadata);
+                metadata.authoritative = true;
+                metadata.recursion_available = true;
+                metadata.response_code = a.rcode;
+                let mut answers = a.answers;
+                let mut authority = if a.soa {
+                    vec![records::soa(&self.zone, snap.serial)]
+                } else {
+                    Vec::new()
+                };
+                let mut additionals = a.additionals;
+                let resp_edns = request.edns.as_ref().map(|req| {
+                    let mut e = Edns::new();
+                    e.set_max_payload(MAX_UDP as u16);
+                    e.set_dnssec_ok(req.flags().dnssec_ok);
+                    e
+                });
+                if info.protocol == hickory_server::net::xfer::Protocol::Udp {
+                    metadata.truncation = fit(
+                        &metadata,
+                        &query,
+                        resp_edns.as_ref(),
+                        &mut answers,
+                        &mut authority,
+                        &mut additionals,
+                        udp_limit(request.edns.as_ref()),
+                    );
+                }
+                let mut builder = builder;
+                if let Some(e) = &resp_edns {
+                    builder.edns(e);
+                }
+                let msg = builder.build(
+                    metadata,
+                    answers.iter(),
+                    [].iter(),
+                    authority.iter(),
+                    additionals.iter(),
+                );
+                send!(response, msg)
+            }
+            Outcome::Forward => {
+                let Ok(_permit) = self.forwards.try_acquire() else {
+                    let msg = builder.error_msg(&request.metadata, ResponseCode::Refused);
+                    return send!(response, msg);
+                };
+                self.fwd.handle_request::<R, T>(request, response).await
+            }
+        }
+    }
+}
