@@ -1,4 +1,5 @@
-//! The gateway's view of the cluster: reflector caches over pods, services, endpoint slices and
+//! The watch cache, the view of the cluster that rooms read instead of calling the API (it uses
+//! only `machinery`): reflector caches over pods, services, endpoint slices and
 //! StatefulSets, fed by watches through `kube::Client`. Requests resolve from these caches; no
 //! request makes an API call.
 

@@ -141,8 +141,11 @@ pub enum Placement {
     /// Join the namespaces of a running container process (exec probes, preStop hooks),
     /// then change to `working_dir`.
     Join {
+        /// The container process whose namespaces are joined.
         pid: i32,
+        /// Whether to join its user namespace too.
         user: bool,
+        /// The directory to change to once inside.
         working_dir: Option<std::path::PathBuf>,
     },
     /// No namespaces; only the working directory plan.
