@@ -164,11 +164,6 @@ impl Authn {
         })
     }
 
-    /// Who sent `req`: its verified client certificate, else its bearer token.
-    pub async fn authenticate_request<B>(&self, req: &Request<B>) -> Option<UserInfo> {
-        self.authenticate_credentials(Credentials::of(req)).await
-    }
-
     /// Who holds `creds`.
     pub async fn authenticate_credentials(&self, creds: Credentials) -> Option<UserInfo> {
         if let Some(cert) = creds.certificate

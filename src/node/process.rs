@@ -6,7 +6,6 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -428,12 +427,6 @@ pub fn signal_group(pgid: i32, signal: i32) {
     }
 }
 
-/// Whether any process of group `pgid` is alive.
-pub fn group_alive(pgid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    pgid > 1 && unsafe { libc::kill(-pgid, 0) } == 0
-}
-
 /// Pids of live processes whose environment has `key=value` (read from /proc; processes we
 /// may not inspect are skipped). Zombies are not reported.
 pub fn find_marked(key: &str, value: &str) -> Vec<i32> {
@@ -531,14 +524,6 @@ pub fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
-/// Whether `path` is an executable file (for diagnostics).
-pub fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -120,7 +120,12 @@ mod tests {
         let ok = strategic(json!({"spec": {"containers": [{"name": "app", "image": "b"}]}}));
         assert_eq!(ok.unwrap()["spec"]["containers"][0]["image"], "b");
 
-        let lists = strategic(json!({"spec": {"containers": [[{"name": "app"}]]}})).unwrap_err();
+        let mixed = strategic(json!({"spec": {"containers": [[{"name": "app"}]]}})).unwrap_err();
+        assert_eq!((mixed.code, mixed.reason), (500, ""), "{mixed:?}");
+
+        let nested = json!({"spec": {"containers": [["a"]]}});
+        let patch = json!({"spec": {"containers": [["b"]]}});
+        let lists = apply(PatchType::Strategic, &nested, &patch, "Pod").unwrap_err();
         assert_eq!((lists.code, lists.reason), (422, "Invalid"), "{lists:?}");
 
         let directive =
