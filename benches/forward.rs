@@ -16,6 +16,9 @@
 //!
 //! Run with `cargo bench --bench forward`.
 
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,12 +34,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
 use kube::api::PostParams;
-use podgate::body::{self, Body};
-use podgate::gateway::auth::setup::UpAuth;
-use podgate::gateway::auth::{TokenFile, UserInfo};
+use podgate::auth::{TokenFile, UserInfo};
 use podgate::gateway::forward::{Proxy, ProxyOptions};
 use podgate::gateway::metrics::Metrics;
 use podgate::gateway::{self, GatewayParts, HttpService, Readiness};
+use podgate::up::auth::UpAuth;
+use podgate::wire::body::{self, Body};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;

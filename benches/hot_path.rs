@@ -5,6 +5,9 @@
 //!
 //! Run with `cargo bench --bench hot_path`; see `benches/README.md` for the load benchmark.
 
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -13,10 +16,10 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use podgate::body::{self, Body};
-use podgate::gateway::auth::{AlwaysAllow, Authn, TokenFile, UserInfo, bearer_token};
+use podgate::auth::{AlwaysAllow, Authn, TokenFile, UserInfo, bearer_token};
 use podgate::gateway::headers::{self, ForwardContext};
 use podgate::gateway::{self, GatewayParts, HttpService, Readiness, metrics::Metrics, target};
+use podgate::wire::body::{self, Body};
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 

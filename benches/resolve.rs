@@ -4,6 +4,9 @@
 //! The cluster is the embedded API server over a temporary store, seeded once (a few seconds).
 //! Run with `cargo bench --bench resolve`.
 
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

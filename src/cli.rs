@@ -40,7 +40,7 @@ pub enum Command {
         no_rewrite: bool,
         /// Authentication and TLS.
         #[command(flatten)]
-        auth: crate::gateway::auth::setup::AuthOptions,
+        auth: crate::up::auth::AuthOptions,
     },
     /// A drop-in `kubectl proxy` for real clusters: the API passes through with the
     /// kubeconfig's credentials, pods|services/…/proxy go through the API server or straight

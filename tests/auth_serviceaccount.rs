@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use auth::{apply, get, https, review, sa_token, token_request, wait_for_code};
 use common::Podgate;
-use podgate::gateway::auth::serviceaccount::{
-    DEFAULT_ISSUER, Issuer, KEY_FILE, SigningKey, TokenSpec,
-};
+use podgate::auth::serviceaccount::{DEFAULT_ISSUER, Issuer, KEY_FILE, SigningKey, TokenSpec};
 
 const SETUP: &str = r#"
 apiVersion: v1

@@ -234,9 +234,9 @@ async fn the_cluster_role_grants_exactly_what_the_code_calls() {
     tokio::time::timeout(common::DEADLINE, view.ready())
         .await
         .expect("the cluster view fills");
-    let delegated = podgate::gateway::auth::delegated::Delegated::new(client, vec![]);
+    let delegated = podgate::auth::delegated::Delegated::new(client, vec![]);
     let user = delegated.authenticate("t").await.unwrap().expect("user");
-    let attrs = podgate::gateway::auth::attributes::Attributes::of(
+    let attrs = podgate::auth::attributes::Attributes::of(
         &http::Method::GET,
         "/api/v1/namespaces/default/pods/web-0/proxy/metrics",
         None,
@@ -257,8 +257,8 @@ async fn the_cluster_role_grants_exactly_what_the_code_calls() {
 
     let mut called = Grants::new();
     for (method, path, query) in seen.lock().unwrap().iter() {
-        match podgate::gateway::auth::attributes::Attributes::of(method, path, query.as_deref()) {
-            podgate::gateway::auth::attributes::Attributes::Resource {
+        match podgate::auth::attributes::Attributes::of(method, path, query.as_deref()) {
+            podgate::auth::attributes::Attributes::Resource {
                 verb,
                 group,
                 resource,

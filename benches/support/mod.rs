@@ -26,15 +26,15 @@ use podgate::store::{self, Mutation, Store};
 use serde_json::{Value, json};
 
 /// The namespace everything lives in.
-pub const NAMESPACE: &str = "default";
+pub(crate) const NAMESPACE: &str = "default";
 /// The StatefulSet (and its headless service) whose pods the benchmarks resolve.
-pub const SET: &str = "web";
+pub(crate) const SET: &str = "web";
 /// The container port of every pod, named `http`.
-pub const POD_PORT: u16 = 8080;
+pub(crate) const POD_PORT: u16 = 8080;
 
 /// How big the seeded cluster is.
 #[derive(Debug, Clone, Copy)]
-pub struct Size {
+pub(crate) struct Size {
     /// Pods of the StatefulSet `web` (`web-0` …).
     pub pods: usize,
     /// Other services, each with one endpoint slice of its own, so slice lookups have
@@ -43,7 +43,7 @@ pub struct Size {
 }
 
 /// The seeded cluster: the API server, the client over it, and the warmed cluster view.
-pub struct Cluster {
+pub(crate) struct Cluster {
     /// Keeps the store's directory alive.
     pub dir: tempfile::TempDir,
     /// The embedded API server.
@@ -56,7 +56,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// A resolver over the view with the `podgate up` address policy.
-    pub fn resolver(&self) -> Arc<Resolver> {
+    pub(crate) fn resolver(&self) -> Arc<Resolver> {
         Arc::new(Resolver {
             cluster: self.view.clone(),
             policy: AddressPolicy::Loopback,
@@ -66,13 +66,13 @@ impl Cluster {
 }
 
 /// The pod IP of ordinal `i`: 127.1.0.10 upwards (127.1.0.9 is left for a benchmark backend).
-pub fn pod_ip(i: usize) -> Ipv4Addr {
+pub(crate) fn pod_ip(i: usize) -> Ipv4Addr {
     let n = 10 + i as u32;
     Ipv4Addr::new(127, 1, (n >> 8) as u8, (n & 0xff) as u8)
 }
 
 /// Builds and seeds the cluster, then waits until the view has seen all of it.
-pub async fn seed(size: Size) -> anyhow::Result<Cluster> {
+pub(crate) async fn seed(size: Size) -> anyhow::Result<Cluster> {
     let started = Instant::now();
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("state.db");
@@ -265,7 +265,7 @@ fn pod(i: usize) -> Value {
 }
 
 /// A Running, Ready status at `ip`, as the node agent would write it.
-pub fn pod_status(ip: Ipv4Addr) -> Value {
+pub(crate) fn pod_status(ip: Ipv4Addr) -> Value {
     json!({"status": {
         "phase": "Running",
         "podIP": ip.to_string(),

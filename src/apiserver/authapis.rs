@@ -20,15 +20,15 @@ use serde_json::{Value, json};
 use super::registry::ResourceDef;
 use super::request::ResourceRequest;
 use super::{Query, Request, handlers, meta, registry};
-use crate::body::{Body, json_response};
-use crate::gateway::auth::authz::{Attributes, Authorizer};
-use crate::gateway::auth::serviceaccount::{
+use crate::auth::authz::{Attributes, Authorizer};
+use crate::auth::serviceaccount::{
     BoundKind, DEFAULT_EXPIRATION_SECONDS, Issuer, MAX_EXPIRATION_SECONDS, MIN_EXPIRATION_SECONDS,
     ObjectClaim, TokenSpec,
 };
-use crate::gateway::auth::{Authn, UserInfo};
-use crate::status::{FieldError, Status};
+use crate::auth::{Authn, UserInfo};
+use crate::machinery::status::{FieldError, Status};
 use crate::store::Store;
+use crate::wire::body::{Body, json_response};
 
 const AUTHN_GROUP: &str = "authentication.k8s.io";
 const AUTHZ_GROUP: &str = "authorization.k8s.io";

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use super::Request;
 use super::meta::{self, meta_mut, meta_str};
-use super::patch::{self, PatchType};
 use super::registry::{ResourceDef, Shape};
 use super::strategy::{self, FieldValidation};
-use crate::status::Status;
+use crate::machinery::patch::{self, PatchType};
+use crate::machinery::status::Status;
 use crate::store::{Mutation, ObjectKey, Outcome, Store};
 
 /// Which part of an object a write may change.
@@ -527,7 +527,7 @@ impl DeleteOptions {
                 "DeleteOptions",
                 "",
                 "",
-                vec![crate::status::FieldError::not_supported(
+                vec![crate::machinery::status::FieldError::not_supported(
                     "propagationPolicy",
                     &format!("\"{p}\""),
                     &["Foreground", "Background", "Orphan", "nil"],
@@ -729,7 +729,7 @@ pub async fn write_scale(
                 "Scale",
                 "autoscaling",
                 meta_str(cur, "name").unwrap_or(""),
-                vec![crate::status::FieldError::invalid(
+                vec![crate::machinery::status::FieldError::invalid(
                     "spec.replicas",
                     &replicas.to_string(),
                     "must be greater than or equal to 0",
@@ -775,7 +775,10 @@ pub async fn bind(
             "Binding",
             "",
             req.name()?,
-            vec![crate::status::FieldError::required("target.name", "")],
+            vec![crate::machinery::status::FieldError::required(
+                "target.name",
+                "",
+            )],
         ));
     }
     let name = req.name()?.to_string();

@@ -12,9 +12,9 @@ use serde_json::Value;
 use super::Query;
 use super::handlers;
 use super::registry;
-use crate::body::{self, Body};
-use crate::status::Status;
+use crate::machinery::status::Status;
 use crate::store::Store;
+use crate::wire::body::{self, Body};
 
 /// The query parameters the kubelet's log endpoint understands.
 const FORWARDED: [&str; 6] = [
@@ -27,20 +27,20 @@ const FORWARDED: [&str; 6] = [
 ];
 
 /// Proxies log requests to nodes over a pooled client.
-pub struct LogProxy {
+pub(super) struct LogProxy {
     client: Client<HttpConnector, Body>,
 }
 
 impl LogProxy {
     /// A proxy with its own connection pool.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
 
     /// Streams the log of one container of `pod`.
-    pub async fn serve(
+    pub(super) async fn serve(
         &self,
         store: &Store,
         pod: &Value,

@@ -3,7 +3,7 @@
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use crate::status::Status;
+use crate::machinery::status::Status;
 
 /// Characters Kubernetes uses for generated name suffixes (no vowels, no confusable digits).
 const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";

@@ -6,23 +6,16 @@
 //! authentication; podgate's own components reach it in-process through `kube::Client`.
 
 pub mod authapis;
-pub mod defaults;
 pub mod discovery;
 pub mod handlers;
 mod logs;
 pub mod meta;
 pub mod openapi;
-pub mod patch;
-pub mod protobuf;
 pub mod registry;
 pub mod request;
-pub mod selectors;
 pub mod strategy;
-pub mod table;
-pub mod validation;
 pub mod watch;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -34,49 +27,21 @@ use http::{HeaderValue, Method, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
-use crate::body::{Body, BoxError, json_response};
-use crate::status::Status;
+pub use crate::machinery::query::Query;
+use crate::machinery::selectors::{self, FieldSelector, LabelSelector};
+use crate::machinery::status::Status;
+use crate::machinery::table::{self, IncludeObject};
+use crate::machinery::{patch, protobuf};
 use crate::store::Store;
+use crate::wire::body::{Body, BoxError, json_response};
 use handlers::{DeleteOptions, Part};
 use registry::{ResourceDef, Sub};
 use request::{ApiPath, ResourceRequest};
-use selectors::{FieldSelector, LabelSelector};
-use table::IncludeObject;
 
 /// Largest request body the API server reads (Kubernetes' limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
-/// Parsed query parameters.
-#[derive(Debug, Default, Clone)]
-pub struct Query(HashMap<String, String>);
-
 impl Query {
-    /// Parses a raw query string. A repeated parameter keeps its first value, as Go's
-    /// `url.Values.Get` and Kubernetes' parameter decoding do.
-    pub fn parse(raw: Option<&str>) -> Self {
-        let mut map = HashMap::new();
-        for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned() {
-            map.entry(k).or_insert(v);
-        }
-        Self(map)
-    }
-
-    /// One parameter.
-    pub fn get(&self, k: &str) -> Option<&str> {
-        self.0.get(k).map(String::as_str)
-    }
-
-    /// A boolean parameter, read as Kubernetes reads them (`Convert_Slice_string_To_bool`):
-    /// absent, `0` or `false` (any case) is false; any other value, even empty, is true. The
-    /// gateway's authorization reads `watch` with this same function, so the verb it authorizes
-    /// is the one served.
-    pub fn flag(&self, k: &str) -> bool {
-        match self.get(k) {
-            None => false,
-            Some(v) => !(v == "0" || v.eq_ignore_ascii_case("false")),
-        }
-    }
-
     /// `dryRun`: `All` or nothing.
     pub fn dry_run(&self) -> Result<bool, Status> {
         match self.get("dryRun") {
@@ -271,10 +236,7 @@ impl ApiServer {
         }
         let verb = r.info.verb;
         let method = req.method().clone();
-        let user = req
-            .extensions()
-            .get::<crate::gateway::auth::UserInfo>()
-            .cloned();
+        let user = req.extensions().get::<crate::auth::UserInfo>().cloned();
         let body = if matches!(
             method,
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE

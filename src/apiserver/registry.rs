@@ -120,7 +120,7 @@ impl ResourceDef {
 
     /// The store key prefix and `GroupResource` string: `pods`, `statefulsets.apps`.
     pub fn qualified(&self) -> String {
-        crate::status::qualified(self.plural, self.group)
+        crate::machinery::status::qualified(self.plural, self.group)
     }
 
     /// Whether the resource has a status subresource (spec and status are written apart).

@@ -10,8 +10,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::registry::{ResourceDef, Shape};
-use super::{defaults, validation};
-use crate::status::{FieldError, Status};
+use crate::machinery::status::{FieldError, Status};
+use crate::machinery::{defaults, validation};
 
 /// How to treat fields the type does not know (`?fieldValidation=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,9 +14,9 @@ use super::Request;
 use super::handlers;
 use super::registry::ResourceDef;
 use super::selectors::{FieldSelector, LabelSelector};
-use crate::body::{Body, BoxError};
-use crate::status::Status;
+use crate::machinery::status::Status;
 use crate::store::{EventType, Store, WatchEvent};
+use crate::wire::body::{Body, BoxError};
 
 /// How often an idle watch with bookmarks enabled gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
@@ -175,7 +175,9 @@ pub fn serve(
             }
         }
     });
-    Ok(crate::body::boxed(http_body_util::StreamBody::new(stream)))
+    Ok(crate::wire::body::boxed(http_body_util::StreamBody::new(
+        stream,
+    )))
 }
 
 /// A bounded channel-backed stream fed by a spawned task: the body stops when the client goes.

@@ -1,8 +1,10 @@
-//! The gateway's view of the cluster: reflector caches over pods, services, endpoint slices and
-//! StatefulSets, fed by watches through `kube::Client`. Requests resolve from these caches; no
-//! request makes an API call.
+//! The watch cache, the view of the cluster that rooms read instead of calling the API (it uses
+//! only `machinery`). [`informer`] is its one implementation — a reflector per kind fed by a
+//! watch through `kube::Client`, change notices, readiness every waiter sees — which the
+//! controllers and `auth` use directly; [`ClusterView`] is the gateway's view over pods,
+//! services, endpoint slices, StatefulSets and namespaces (the gateway's and DNS's). No request makes an API call.
 
-pub mod filled;
+pub mod informer;
 
 use std::sync::Arc;
 
@@ -11,51 +13,40 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::ObjectRef;
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 
-/// Cached cluster state, cheap to clone.
+use informer::Informer;
+
+/// Cached cluster state, cheap to clone. The watches stop when the last clone is dropped.
 #[derive(Clone)]
 pub struct ClusterView {
-    pods: Store<Pod>,
-    services: Store<Service>,
-    slices: Store<EndpointSlice>,
-    sets: Store<StatefulSet>,
-    namespaces: Store<Namespace>,
+    pods: Informer<Pod>,
+    services: Informer<Service>,
+    slices: Informer<EndpointSlice>,
+    sets: Informer<StatefulSet>,
+    namespaces: Informer<Namespace>,
     changed: Arc<Notify>,
     generation: Arc<watch::Sender<u64>>,
-    filled: filled::Filled,
+    _tasks: Arc<JoinSet<()>>,
 }
 
 impl ClusterView {
     /// Starts the watches (as background tasks) and returns the view; see [`ClusterView::ready`].
     pub fn start(client: kube::Client) -> Self {
+        let mut tasks = JoinSet::new();
         let changed = Arc::new(Notify::new());
         let generation = Arc::new(watch::Sender::new(0u64));
         let wake = Wake {
             changed: changed.clone(),
             generation: generation.clone(),
         };
-        let pods = reflect::<Pod>(&client, wake.clone());
-        let services = reflect::<Service>(&client, wake.clone());
-        let slices = reflect::<EndpointSlice>(&client, wake.clone());
-        let sets = reflect::<StatefulSet>(&client, wake.clone());
-        let namespaces = reflect::<Namespace>(&client, wake);
-        let stores = (
-            pods.clone(),
-            services.clone(),
-            slices.clone(),
-            sets.clone(),
-            namespaces.clone(),
-        );
-        let filled = filled::Filled::spawn(async move {
-            let _ = stores.0.wait_until_ready().await;
-            let _ = stores.1.wait_until_ready().await;
-            let _ = stores.2.wait_until_ready().await;
-            let _ = stores.3.wait_until_ready().await;
-            let _ = stores.4.wait_until_ready().await;
-        });
+        let pods = watch_all::<Pod>(&client, &wake, &mut tasks);
+        let services = watch_all::<Service>(&client, &wake, &mut tasks);
+        let slices = watch_all::<EndpointSlice>(&client, &wake, &mut tasks);
+        let sets = watch_all::<StatefulSet>(&client, &wake, &mut tasks);
+        let namespaces = watch_all::<Namespace>(&client, &wake, &mut tasks);
         Self {
             pods,
             services,
@@ -64,33 +55,53 @@ impl ClusterView {
             namespaces,
             changed,
             generation,
-            filled,
+            _tasks: Arc::new(tasks),
         }
     }
 
     /// Waits until every cache has its first complete list (any number of callers at once).
     pub async fn ready(&self) {
-        self.filled.wait().await;
+        self.pods.ready().await;
+        self.services.ready().await;
+        self.slices.ready().await;
+        self.sets.ready().await;
+        self.namespaces.ready().await;
+    }
+
+    /// Whether every cache has had its first complete list.
+    pub fn is_ready(&self) -> bool {
+        self.pods.is_ready()
+            && self.services.is_ready()
+            && self.slices.is_ready()
+            && self.sets.is_ready()
+            && self.namespaces.is_ready()
     }
 
     /// A pod by namespace and name.
     pub fn pod(&self, namespace: &str, name: &str) -> Option<Arc<Pod>> {
-        self.pods.get(&ObjectRef::new(name).within(namespace))
+        self.pods
+            .store()
+            .get(&ObjectRef::new(name).within(namespace))
     }
 
     /// A service by namespace and name.
     pub fn service(&self, namespace: &str, name: &str) -> Option<Arc<Service>> {
-        self.services.get(&ObjectRef::new(name).within(namespace))
+        self.services
+            .store()
+            .get(&ObjectRef::new(name).within(namespace))
     }
 
     /// A StatefulSet by namespace and name.
     pub fn statefulset(&self, namespace: &str, name: &str) -> Option<Arc<StatefulSet>> {
-        self.sets.get(&ObjectRef::new(name).within(namespace))
+        self.sets
+            .store()
+            .get(&ObjectRef::new(name).within(namespace))
     }
 
     /// The endpoint slices of a service (label `kubernetes.io/service-name`).
     pub fn slices_of(&self, namespace: &str, service: &str) -> Vec<Arc<EndpointSlice>> {
         self.slices
+            .store()
             .state()
             .into_iter()
             .filter(|s| {
@@ -107,33 +118,28 @@ impl ClusterView {
 
     /// Every cached pod.
     pub fn pods(&self) -> Vec<Arc<Pod>> {
-        self.pods.state()
+        self.pods.store().state()
     }
 
     /// Every cached service.
     pub fn services(&self) -> Vec<Arc<Service>> {
-        self.services.state()
+        self.services.store().state()
     }
 
     /// Every cached endpoint slice.
     pub fn slices(&self) -> Vec<Arc<EndpointSlice>> {
-        self.slices.state()
+        self.slices.store().state()
     }
 
     /// Every cached namespace.
     pub fn namespaces(&self) -> Vec<Arc<Namespace>> {
-        self.namespaces.state()
+        self.namespaces.store().state()
     }
 
-    /// A counter that moves on every change of any cache (for consumers that rebuild a derived
-    /// view: no change between two reads is missed).
+    /// A counter that moves on every change of any cache, for consumers that rebuild a derived
+    /// view (a change between two reads is never missed, unlike [`ClusterView::changed`]).
     pub fn generation(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
-    }
-
-    /// Whether every cache had its first complete list.
-    pub fn is_ready(&self) -> bool {
-        self.filled.is_filled()
     }
 
     /// Resolves when any cached object changes next (for requests that wait for a pod).
@@ -149,8 +155,12 @@ struct Wake {
     generation: Arc<watch::Sender<u64>>,
 }
 
-/// Starts one reflector; every applied or deleted object wakes the waiters.
-fn reflect<K>(client: &kube::Client, wake: Wake) -> Store<K>
+/// Watches every object of kind `K` on `tasks`; each change wakes the waiters of `wake`.
+fn watch_all<K>(
+    client: &kube::Client,
+    wake: &Wake,
+    tasks: &mut JoinSet<()>,
+) -> Informer<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -160,24 +170,15 @@ where
         + Sync
         + 'static,
 {
-    let (reader, writer) = reflector::store::<K>();
-    let api: Api<K> = Api::all(client.clone());
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer);
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(_) => {
-                    wake.changed.notify_waiters();
-                    wake.generation.send_modify(|g| *g += 1);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, kind = K::kind(&()).as_ref(), "cluster view watch failed; retrying")
-                }
-            }
+    let informer = Informer::spawn(Api::<K>::all(client.clone()), tasks);
+    let changes = informer.subscribe();
+    let wake = wake.clone();
+    tasks.spawn(async move {
+        let mut changes = std::pin::pin!(changes);
+        while changes.next().await.is_some() {
+            wake.changed.notify_waiters();
+            wake.generation.send_modify(|g| *g += 1);
         }
     });
-    reader
+    informer
 }

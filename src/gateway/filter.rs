@@ -22,11 +22,11 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::wire::decoded_path;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use percent_encoding::percent_decode_str;
 use regex::Regex;
 
-use crate::body::{self, Body};
+use crate::wire::body::{self, Body};
 
 /// kubectl's default `--accept-hosts`.
 pub const DEFAULT_ACCEPT_HOSTS: &str = r"^localhost$,^127\.0\.0\.1$,^\[::1\]$";
@@ -144,11 +144,6 @@ pub fn extract_host(value: &str) -> &str {
         Some((host, _)) if !host.contains(':') => host,
         _ => value,
     }
-}
-
-/// The percent-decoded path (invalid UTF-8 replaced), as Go's `URL.Path`.
-pub fn decoded_path(raw: &str) -> String {
-    percent_decode_str(raw).decode_utf8_lossy().into_owned()
 }
 
 /// kubectl's rejection: `http.Error(w, "Forbidden", 403)`.

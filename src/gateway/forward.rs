@@ -18,10 +18,10 @@ use super::metrics::{Metrics, RequestContext};
 use super::resolve::{Resolver, Unresolved, Upstream};
 use super::rewrite::{self, BackendUrl};
 use super::server::{ClientAddr, TlsConnection};
-use super::synthetic;
 use super::target::{self, ProxyTarget, Scheme, TargetKind};
-use crate::body::{self, Body};
-use crate::status::Status;
+use crate::machinery::status::Status;
+use crate::wire::body::{self, Body};
+use crate::wire::synthetic;
 
 /// Asks the gateway to wait up to this long for the target's identity to be serving.
 pub const WAIT_HEADER: &str = "x-podgate-wait";
@@ -74,7 +74,7 @@ impl Proxy {
             .build(connector.clone());
         let https = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(super::tls::insecure_https_connector(connector));
+            .build(crate::tls::insecure_https_connector(connector));
         Self {
             resolver,
             http,
@@ -456,7 +456,7 @@ async fn rewrite_html(
                 if buf.len() > rewrite::MAX_REWRITE_BYTES {
                     // Too large to rewrite: send what we have, then the rest as it comes.
                     let head = futures::stream::once(async move {
-                        Ok::<_, crate::body::BoxError>(http_body::Frame::data(buf.freeze()))
+                        Ok::<_, crate::wire::body::BoxError>(http_body::Frame::data(buf.freeze()))
                     });
                     let rest = body.into_data_stream().map_ok(http_body::Frame::data);
                     use futures::StreamExt;

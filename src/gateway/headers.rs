@@ -31,7 +31,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// Marks responses podgate made itself (errors, redirects), so clients can tell them from
 /// responses the pod sent. Backends cannot forge it: it is stripped from their responses.
-pub const GATEWAY_ERROR_HEADER: &str = "x-podgate-error";
+pub use crate::wire::GATEWAY_ERROR_HEADER;
 
 /// The prefix of every podgate-owned header; stripped toward backends and from their responses.
 const PODGATE_PREFIX: &str = "x-podgate-";

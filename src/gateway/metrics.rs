@@ -193,16 +193,16 @@ pub struct MetricsService<S> {
     metrics: Arc<Metrics>,
 }
 
-impl<S> tower::Service<http::Request<crate::body::Body>> for MetricsService<S>
+impl<S> tower::Service<http::Request<crate::wire::body::Body>> for MetricsService<S>
 where
     S: tower::Service<
-            http::Request<crate::body::Body>,
-            Response = http::Response<crate::body::Body>,
+            http::Request<crate::wire::body::Body>,
+            Response = http::Response<crate::wire::body::Body>,
         >,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
-    type Response = http::Response<crate::body::Body>;
+    type Response = http::Response<crate::wire::body::Body>;
     type Error = S::Error;
     type Future = futures::future::BoxFuture<'static, Result<Self::Response, S::Error>>;
 
@@ -213,7 +213,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<crate::body::Body>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<crate::wire::body::Body>) -> Self::Future {
         let ctx = RequestContext::default();
         req.extensions_mut().insert(ctx.clone());
         let metrics = self.metrics.clone();

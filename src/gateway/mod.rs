@@ -17,7 +17,6 @@
 //!
 //! and serves its health and metrics on a separate admin listener ([`admin_stack`]).
 
-pub mod auth;
 pub mod filter;
 pub mod forward;
 pub mod headers;
@@ -27,7 +26,6 @@ pub mod resolve;
 pub mod rewrite;
 pub mod server;
 pub mod target;
-pub mod tls;
 pub mod tracked;
 pub mod upstream;
 pub mod www;
@@ -40,22 +38,13 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
-use crate::body::{self, Body};
-use crate::status::Status;
+use crate::auth;
+use crate::machinery::status::Status;
+use crate::wire::body::{self, Body};
+use crate::wire::synthetic;
 
 /// The one boxed HTTP service type used at module boundaries.
 pub type HttpService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
-
-/// A synthetic gateway error: a `Status` marked with [`headers::GATEWAY_ERROR_HEADER`] so it can
-/// be told apart from an error a pod returned.
-pub fn synthetic(status: Status) -> Response<Body> {
-    let mut resp = status.to_response();
-    resp.headers_mut().insert(
-        headers::GATEWAY_ERROR_HEADER,
-        HeaderValue::from_static("true"),
-    );
-    resp
-}
 
 /// Whether the gateway is ready to serve (`/readyz`).
 #[derive(Clone, Default)]

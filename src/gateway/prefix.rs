@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 
 use super::www::{self, StaticFiles};
-use crate::body::{self, Body};
+use crate::wire::body::{self, Body};
 
 /// The two prefixes, normalized.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 
 use super::target::{ProxyTarget, Scheme};
 use crate::cluster::ClusterView;
-use crate::status::Status;
+use crate::machinery::status::Status;
 
 /// Which pod addresses the gateway may dial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use super::HttpService;
-use super::auth::x509::ClientCertificate;
-use crate::body;
+use crate::auth::x509::ClientCertificate;
+use crate::wire::body;
 
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
-use crate::body::{Body, BoxError};
+use crate::wire::body::{Body, BoxError};
 
 /// Called once, when the body ends, errors, or is dropped unfinished: (bytes, finished cleanly).
 pub type OnEnd = Box<dyn FnOnce(u64, bool) + Send>;

@@ -37,8 +37,8 @@ use tower::{ServiceBuilder, ServiceExt};
 
 use super::headers;
 use super::server::ClientAddr;
-use crate::body::{self, Body, BoxError};
-use crate::status::Status;
+use crate::machinery::status::Status;
+use crate::wire::body::{self, Body, BoxError};
 
 /// Go's `net.Dialer` keep-alive when `--keepalive` is 0.
 const GO_DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -187,7 +187,9 @@ impl ApiUpstream {
         let upgrade = headers::is_upgrade_request(req.headers());
         let uri = match self.uri(req.uri()) {
             Ok(u) => u,
-            Err(e) => return super::synthetic(Status::bad_request(format!("invalid path: {e}"))),
+            Err(e) => {
+                return crate::wire::synthetic(Status::bad_request(format!("invalid path: {e}")));
+            }
         };
         let client_ip: Option<IpAddr> = req.extensions().get::<ClientAddr>().map(|a| a.0.ip());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -215,7 +217,7 @@ impl ApiUpstream {
         };
         let resp = match send(svc, out).await {
             Ok(r) => r,
-            Err(e) => return super::synthetic(error_status(&*e)),
+            Err(e) => return crate::wire::synthetic(error_status(&*e)),
         };
         if upgrade {
             return finish_upgrade(resp, client_upgrade);
@@ -381,7 +383,7 @@ fn finish_upgrade(
         headers::prepare_api_response_headers(&mut parts.headers);
         return Response::from_parts(parts, body::boxed(incoming));
     }
-    super::synthetic(Status::other(
+    crate::wire::synthetic(Status::other(
         500,
         "InternalError",
         format!("invalid upgrade response: status code {}", status.as_u16()),

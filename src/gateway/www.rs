@@ -9,7 +9,7 @@ use http::{HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::StreamBody;
 use tokio_util::io::ReaderStream;
 
-use crate::body::{self, Body};
+use crate::wire::body::{self, Body};
 
 /// Serves files under one directory.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ impl StaticFiles {
     /// Answers a request whose path, with the `--www-prefix` removed, is `rel` (still
     /// percent-encoded, without a leading `/`).
     pub async fn serve(&self, method: &Method, rel: &str) -> Response<Body> {
-        let decoded = super::filter::decoded_path(rel);
+        let decoded = crate::wire::decoded_path(rel);
         let url_path = format!("/{decoded}");
         let Some(clean) = clean_relative(&decoded) else {
             return not_found();

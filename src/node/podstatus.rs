@@ -93,11 +93,6 @@ impl ContainerRuntime {
             container_id: None,
         }
     }
-
-    /// Whether the current state is `Running`.
-    pub fn is_running(&self) -> bool {
-        matches!(self.state, State::Running { .. })
-    }
 }
 
 /// What the node agent knows about one pod.

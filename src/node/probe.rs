@@ -372,7 +372,7 @@ async fn tls_connect(
     host: &IpAddrOrName,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, std::io::Error> {
     // Like the kubelet (`InsecureSkipVerify`): probes do not verify the pod's certificate.
-    let config = crate::gateway::tls::insecure_client_config();
+    let config = crate::tls::insecure_client_config();
     let name = match host {
         IpAddrOrName::Ip(ip) => rustls::pki_types::ServerName::IpAddress((*ip).into()),
         IpAddrOrName::Name(n) => {

@@ -6,7 +6,6 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -141,8 +140,11 @@ pub enum Placement {
     /// Join the namespaces of a running container process (exec probes, preStop hooks),
     /// then change to `working_dir`.
     Join {
+        /// The container process whose namespaces are joined.
         pid: i32,
+        /// Whether to join its user namespace too.
         user: bool,
+        /// The directory to change to once inside.
         working_dir: Option<std::path::PathBuf>,
     },
     /// No namespaces; only the working directory plan.
@@ -425,12 +427,6 @@ pub fn signal_group(pgid: i32, signal: i32) {
     }
 }
 
-/// Whether any process of group `pgid` is alive.
-pub fn group_alive(pgid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    pgid > 1 && unsafe { libc::kill(-pgid, 0) } == 0
-}
-
 /// Pids of live processes whose environment has `key=value` (read from /proc; processes we
 /// may not inspect are skipped). Zombies are not reported.
 pub fn find_marked(key: &str, value: &str) -> Vec<i32> {
@@ -530,18 +526,11 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// Whether `path` is an executable file (for diagnostics).
-pub fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::node::mounts::BindRequest;
+    use std::path::Path;
     use tokio::io::AsyncReadExt;
 
     fn sh(script: &str, env: Vec<(String, String)>, placement: Placement) -> SpawnSpec {

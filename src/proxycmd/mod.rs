@@ -17,9 +17,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::watch;
 
+use crate::auth::{ClientAuth, TokenFile, delegated::Delegated};
 use crate::cli::{PodNetwork, ProxyArgs, ProxyMode};
 use crate::cluster::ClusterView;
-use crate::gateway::auth::{ClientAuth, TokenFile, delegated::Delegated};
 use crate::gateway::filter::FilterRules;
 use crate::gateway::forward::{Proxy, ProxyOptions};
 use crate::gateway::prefix::Prefixes;
@@ -89,7 +89,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         exposure::check(addr.ip(), client_auth.is_none(), args.allow_unauthenticated)?;
     }
     let tls = match (&args.tls_cert_file, &args.tls_private_key_file) {
-        (Some(cert), Some(key)) => Some(gateway::tls::from_files(cert, key)?),
+        (Some(cert), Some(key)) => Some(crate::tls::from_files(cert, key)?),
         _ => None,
     };
 

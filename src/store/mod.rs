@@ -1,4 +1,5 @@
-//! The durable object store behind the embedded API server.
+//! The durable object store behind the embedded API server, its only user (it uses only
+//! `machinery`).
 //!
 //! Objects are JSON documents keyed by resource, namespace and name. Every write gets the next
 //! value of one global, monotonically increasing resourceVersion. All objects are held in memory
@@ -19,7 +20,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::status::Status;
+use crate::machinery::status::Status;
 
 /// How many watch events the store keeps for watchers that start from an older resourceVersion.
 pub const DEFAULT_HISTORY: usize = 20_000;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{EventType, MutateFn, Mutation, ObjectKey, Outcome, Shared, WatchEvent, sqlite};
-use crate::status::Status;
+use crate::machinery::status::Status;
 
 /// Most mutations committed in one transaction.
 const MAX_BATCH: usize = 512;

@@ -13,7 +13,7 @@ use crate::common::{Podgate, manifest, wait_for};
 
 /// One HTTPS exchange: status code and body.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// HTTP status (0 when curl failed, e.g. the TLS handshake).
     pub code: u16,
     /// The body.
@@ -22,19 +22,19 @@ pub struct Reply {
 
 impl Reply {
     /// The body as JSON.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
     /// `message` of a Status body.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         self.json()["message"].as_str().unwrap_or("").to_string()
     }
 }
 
 /// A request over HTTPS to `pg`, the server verified with `<state>/ca.crt`; `extra` are more
 /// curl arguments (e.g. `--cert`). The body goes through stdin.
-pub fn https(
+pub(crate) fn https(
     pg: &Podgate,
     method: &str,
     path: &str,
@@ -85,12 +85,12 @@ pub fn https(
 }
 
 /// `GET path` with `token`.
-pub fn get(pg: &Podgate, path: &str, token: Option<&str>) -> Reply {
+pub(crate) fn get(pg: &Podgate, path: &str, token: Option<&str>) -> Reply {
     https(pg, "GET", path, token, &[], None, &[])
 }
 
 /// Polls `GET path` with `token` until it answers `code`.
-pub fn wait_for_code(pg: &Podgate, path: &str, token: &str, code: u16) -> Reply {
+pub(crate) fn wait_for_code(pg: &Podgate, path: &str, token: &str, code: u16) -> Reply {
     wait_for(&format!("{path} to answer {code}"), || {
         let r = get(pg, path, Some(token));
         (r.code == code).then_some(r)
@@ -98,13 +98,13 @@ pub fn wait_for_code(pg: &Podgate, path: &str, token: &str, code: u16) -> Reply 
 }
 
 /// Writes `yaml` to `dir/name` and applies it with the admin kubeconfig.
-pub fn apply(pg: &Podgate, dir: &Path, name: &str, yaml: &str) {
+pub(crate) fn apply(pg: &Podgate, dir: &Path, name: &str, yaml: &str) {
     let f = manifest(dir, name, yaml);
     pg.kubectl_ok(&["apply", "-f", f.to_str().unwrap()]);
 }
 
 /// `POST …/serviceaccounts/{sa}/token` with `spec` (JSON) as the admin: the reply.
-pub fn token_request(pg: &Podgate, namespace: &str, sa: &str, spec: &str) -> Reply {
+pub(crate) fn token_request(pg: &Podgate, namespace: &str, sa: &str, spec: &str) -> Reply {
     let body = format!(
         r#"{{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{spec}}}"#
     );
@@ -120,7 +120,7 @@ pub fn token_request(pg: &Podgate, namespace: &str, sa: &str, spec: &str) -> Rep
 }
 
 /// A fresh token for ServiceAccount `namespace/sa` (default audience, one hour).
-pub fn sa_token(pg: &Podgate, namespace: &str, sa: &str) -> String {
+pub(crate) fn sa_token(pg: &Podgate, namespace: &str, sa: &str) -> String {
     let r = token_request(pg, namespace, sa, "{}");
     assert_eq!(r.code, 201, "{}", r.body);
     r.json()["status"]["token"]
@@ -130,7 +130,7 @@ pub fn sa_token(pg: &Podgate, namespace: &str, sa: &str) -> String {
 }
 
 /// `POST` a review object (JSON) to `path` with `token` and extra headers; the reply.
-pub fn review(
+pub(crate) fn review(
     pg: &Podgate,
     path: &str,
     token: &str,
@@ -141,7 +141,7 @@ pub fn review(
 }
 
 /// Asserts that no line of `log` contains `secret`.
-pub fn assert_not_logged(log: &str, secret: &str, what: &str) {
+pub(crate) fn assert_not_logged(log: &str, secret: &str, what: &str) {
     assert!(
         !log.contains(secret),
         "{what} appears in the log:\n{}",
@@ -154,7 +154,7 @@ pub fn assert_not_logged(log: &str, secret: &str, what: &str) {
 
 /// A client certificate for `cn` (organization `org`, if any) issued by podgate's CA in the
 /// state dir; returns the certificate and key PEM files written to `dir`.
-pub fn client_cert(
+pub(crate) fn client_cert(
     pg: &Podgate,
     dir: &Path,
     cn: &str,
@@ -191,7 +191,12 @@ pub fn client_cert(
 }
 
 /// A kubeconfig for `pg` that authenticates with a client certificate instead of the token.
-pub fn cert_kubeconfig(pg: &Podgate, dir: &Path, cert: &Path, key: &Path) -> std::path::PathBuf {
+pub(crate) fn cert_kubeconfig(
+    pg: &Podgate,
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+) -> std::path::PathBuf {
     use base64::Engine;
     let b64 = |p: &Path| {
         base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).expect("read pem"))
@@ -207,7 +212,7 @@ pub fn cert_kubeconfig(pg: &Podgate, dir: &Path, cert: &Path, key: &Path) -> std
 }
 
 /// Runs kubectl with `kubeconfig`.
-pub fn kubectl_with(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn kubectl_with(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
     Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(kubeconfig)
@@ -218,12 +223,18 @@ pub fn kubectl_with(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
 
 /// Creates a Running, Ready pod `namespace/name` on a node no agent runs, whose IP and port
 /// are `addr` (so the gateway proxies to a backend the test started).
-pub fn fake_pod(pg: &Podgate, dir: &Path, namespace: &str, name: &str, addr: std::net::SocketAddr) {
+pub(crate) fn fake_pod(
+    pg: &Podgate,
+    dir: &Path,
+    namespace: &str,
+    name: &str,
+    addr: std::net::SocketAddr,
+) {
     fake_pod_as(pg, dir, namespace, name, addr, "default")
 }
 
 /// [`fake_pod`] running as ServiceAccount `sa`.
-pub fn fake_pod_as(
+pub(crate) fn fake_pod_as(
     pg: &Podgate,
     dir: &Path,
     namespace: &str,

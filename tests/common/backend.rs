@@ -21,12 +21,12 @@ fn full(b: impl Into<Bytes>) -> Out {
 }
 
 /// Starts the backend on `ip` (port chosen by the OS) in a thread of its own; returns its address.
-pub fn start(ip: &str) -> SocketAddr {
+pub(crate) fn start(ip: &str) -> SocketAddr {
     start_at(format!("{ip}:0").parse().expect("address"))
 }
 
 /// Starts the backend on exactly `addr`.
-pub fn start_at(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn start_at(addr: SocketAddr) -> SocketAddr {
     serve(std::net::TcpListener::bind(addr).expect("bind backend"))
 }
 
@@ -34,7 +34,7 @@ pub fn start_at(addr: SocketAddr) -> SocketAddr {
 /// on `ip_a` is tried on `ip_b` until one is free on both (another test may hold it there), and
 /// the bound sockets go to the backends, so nothing can take the port in between.
 #[allow(dead_code)] // not every test binary that includes this module needs two
-pub fn two_on_one_port(ip_a: &str, ip_b: &str) -> (SocketAddr, SocketAddr) {
+pub(crate) fn two_on_one_port(ip_a: &str, ip_b: &str) -> (SocketAddr, SocketAddr) {
     for _ in 0..50 {
         let a = std::net::TcpListener::bind(format!("{ip_a}:0")).expect("bind");
         let port = a.local_addr().unwrap().port();
@@ -46,7 +46,7 @@ pub fn two_on_one_port(ip_a: &str, ip_b: &str) -> (SocketAddr, SocketAddr) {
 }
 
 /// Starts the backend on a socket already bound.
-pub fn serve(listener: std::net::TcpListener) -> SocketAddr {
+pub(crate) fn serve(listener: std::net::TcpListener) -> SocketAddr {
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {

@@ -7,10 +7,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long any single wait in a test may take before it fails.
-pub const DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Polls `f` until it returns `Some`, failing the test after `DEADLINE`.
-pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
@@ -22,7 +22,7 @@ pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// A running `podgate up`.
-pub struct Podgate {
+pub(crate) struct Podgate {
     pub state_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     child: Option<Child>,
@@ -31,7 +31,7 @@ pub struct Podgate {
 
 impl Podgate {
     /// Starts `podgate up` on a free loopback port with a fresh state dir.
-    pub fn start(extra: &[&str]) -> Self {
+    pub(crate) fn start(extra: &[&str]) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let state_dir = tmp.path().join("state");
         let mut p = Podgate {
@@ -45,7 +45,7 @@ impl Podgate {
     }
 
     /// Starts (again) on the same state dir.
-    pub fn spawn(&mut self, extra: &[&str]) {
+    pub(crate) fn spawn(&mut self, extra: &[&str]) {
         let _ = std::fs::remove_file(self.state_dir.join("kubeconfig"));
         let log = std::fs::File::create(self.state_dir.with_extension("log")).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_podgate"))
@@ -76,12 +76,12 @@ impl Podgate {
     }
 
     /// The kubeconfig `podgate up` wrote.
-    pub fn kubeconfig(&self) -> PathBuf {
+    pub(crate) fn kubeconfig(&self) -> PathBuf {
         self.state_dir.join("kubeconfig")
     }
 
     /// The admin token.
-    pub fn token(&self) -> String {
+    pub(crate) fn token(&self) -> String {
         std::fs::read_to_string(self.state_dir.join("token"))
             .expect("token")
             .trim()
@@ -89,7 +89,7 @@ impl Podgate {
     }
 
     /// Runs kubectl against this podgate.
-    pub fn kubectl(&self, args: &[&str]) -> Output {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> Output {
         Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(self.kubeconfig())
@@ -99,7 +99,7 @@ impl Podgate {
     }
 
     /// Runs kubectl, asserting success, and returns stdout.
-    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
         assert!(
             out.status.success(),
@@ -111,7 +111,7 @@ impl Podgate {
     }
 
     /// A kube-rs client from the kubeconfig (real HTTPS).
-    pub async fn client(&self) -> kube::Client {
+    pub(crate) async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
         let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
@@ -120,7 +120,7 @@ impl Podgate {
     }
 
     /// Kills the process with SIGKILL and waits for it.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -128,14 +128,14 @@ impl Podgate {
     }
 
     /// Sends SIGTERM and waits for a graceful exit.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
         unsafe_free_sigterm(c.id());
         wait_for("podgate to exit", || c.try_wait().ok().flatten())
     }
 
     /// The server's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.state_dir.with_extension("log")).unwrap_or_default()
     }
 }
@@ -165,12 +165,12 @@ fn unsafe_free_sigterm(pid: u32) {
 }
 
 /// A plain-HTTP GET on loopback (no credentials): (status, body).
-pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     http_request(port, "GET", path, &[], b"")
 }
 
 /// A plain-HTTP/1.1 request on loopback: (status, body).
-pub fn http_request(
+pub(crate) fn http_request(
     port: u16,
     method: &str,
     path: &str,
@@ -182,12 +182,12 @@ pub fn http_request(
 
 /// A plain-HTTP/1.1 request to `/` of a pod's own address (any loopback IP): (status, body),
 /// `None` when it cannot be made.
-pub fn pod_http(ip: &str, port: u16, method: &str, body: &str) -> Option<(u16, String)> {
+pub(crate) fn pod_http(ip: &str, port: u16, method: &str, body: &str) -> Option<(u16, String)> {
     http_request_to(ip, port, method, "/", &[], body.as_bytes()).ok()
 }
 
 /// A plain-HTTP/1.1 request to `ip:port`: (status, body).
-pub fn http_request_to(
+pub(crate) fn http_request_to(
     ip: &str,
     port: u16,
     method: &str,
@@ -224,7 +224,7 @@ pub fn http_request_to(
 }
 
 /// Writes `text` to a file in a fresh temp dir and returns its path (the dir lives as long as the test).
-pub fn manifest(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn manifest(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write manifest");
     p

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::common::{DEADLINE, Podgate, wait_for};
 
 /// A running `podgate proxy`.
-pub struct ProxyProcess {
+pub(crate) struct ProxyProcess {
     child: Option<Child>,
     /// Where it serves: `127.0.0.1:PORT` or a socket path.
     pub serving_on: String,
@@ -24,7 +24,7 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// Starts `podgate proxy --kubeconfig <pg's kubeconfig> --port 0 <extra>` and waits for its
     /// `Starting to serve on` line.
-    pub fn start(pg: &Podgate, extra: &[&str]) -> Self {
+    pub(crate) fn start(pg: &Podgate, extra: &[&str]) -> Self {
         let kubeconfig = pg.kubeconfig();
         let mut args = vec!["--kubeconfig", kubeconfig.to_str().unwrap()];
         if !extra
@@ -38,7 +38,7 @@ impl ProxyProcess {
     }
 
     /// Starts `podgate proxy <args>` and waits for its `Starting to serve on` line.
-    pub fn start_raw(args: &[&str]) -> Self {
+    pub(crate) fn start_raw(args: &[&str]) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let log = tmp.path().join("proxy.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_podgate"))
@@ -76,7 +76,7 @@ impl ProxyProcess {
     }
 
     /// The TCP port it serves on.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.serving_on
             .rsplit(':')
             .next()
@@ -85,7 +85,7 @@ impl ProxyProcess {
     }
 
     /// A raw HTTP/1.1 request with this `Host` header: (status, headers, body).
-    pub fn request(
+    pub(crate) fn request(
         &self,
         method: &str,
         path: &str,
@@ -97,13 +97,13 @@ impl ProxyProcess {
     }
 
     /// `GET path` with `Host: 127.0.0.1:PORT`.
-    pub fn get(&self, path: &str) -> (u16, String, String) {
+    pub(crate) fn get(&self, path: &str) -> (u16, String, String) {
         let host = format!("127.0.0.1:{}", self.port());
         self.request("GET", path, &host, &[])
     }
 
     /// Runs the real kubectl against the proxy, with no credentials of its own.
-    pub fn kubectl(&self, args: &[&str]) -> Output {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> Output {
         let empty = self._tmp.path().join("empty-kubeconfig");
         std::fs::write(&empty, "").expect("empty kubeconfig");
         Command::new("kubectl")
@@ -117,7 +117,7 @@ impl ProxyProcess {
     }
 
     /// Runs kubectl through the proxy, asserting success; returns stdout.
-    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
         assert!(
             out.status.success(),
@@ -129,7 +129,7 @@ impl ProxyProcess {
     }
 
     /// Its log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -147,7 +147,7 @@ impl Drop for ProxyProcess {
 }
 
 /// Sends one request on `s` and reads the whole answer (`Connection: close`).
-pub fn raw_request<S: Read + Write>(
+pub(crate) fn raw_request<S: Read + Write>(
     mut s: S,
     method: &str,
     path: &str,
@@ -196,7 +196,7 @@ fn dechunk(mut s: &str) -> String {
 }
 
 /// Runs `podgate proxy <args>` expecting it to exit at once; returns (exit code, stderr).
-pub fn run_expecting_exit(args: &[&str]) -> (i32, String) {
+pub(crate) fn run_expecting_exit(args: &[&str]) -> (i32, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_podgate"))
         .arg("proxy")
         .args(args)
@@ -214,7 +214,7 @@ pub fn run_expecting_exit(args: &[&str]) -> (i32, String) {
 }
 
 /// Whether `path` exists within a few seconds.
-pub fn appears(path: &Path) -> bool {
+pub(crate) fn appears(path: &Path) -> bool {
     for _ in 0..100 {
         if path.exists() {
             return true;
@@ -226,7 +226,13 @@ pub fn appears(path: &Path) -> bool {
 
 /// Creates a Running, Ready pod bound to a node no agent runs, whose IP and first container
 /// port are `addr` (as `tests/gateway_proxy.rs` does).
-pub fn fake_pod(pg: &Podgate, dir: &Path, name: &str, addr: std::net::SocketAddr, labels: &str) {
+pub(crate) fn fake_pod(
+    pg: &Podgate,
+    dir: &Path,
+    name: &str,
+    addr: std::net::SocketAddr,
+    labels: &str,
+) {
     let yaml = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels: {{{labels}}}\nspec:\n  nodeName: elsewhere\n  containers:\n  - name: c\n    image: x\n    command: [x]\n    ports:\n    - name: http\n      containerPort: {port}\n",
         port = addr.port()
@@ -250,7 +256,7 @@ pub fn fake_pod(pg: &Podgate, dir: &Path, name: &str, addr: std::net::SocketAddr
 
 /// A headless service `name` (port 80 named `http`) and one EndpointSlice with every
 /// `(address, pod)` ready.
-pub fn fake_service(
+pub(crate) fn fake_service(
     pg: &Podgate,
     dir: &Path,
     name: &str,
@@ -278,7 +284,7 @@ pub fn fake_service(
 }
 
 /// A free port on `ip` at the moment of asking.
-pub fn free_port(ip: &str) -> u16 {
+pub(crate) fn free_port(ip: &str) -> u16 {
     std::net::TcpListener::bind((ip, 0))
         .expect("bind")
         .local_addr()

@@ -32,19 +32,19 @@ use crate::common::{Podgate, wait_for};
 
 /// A `schedulerName` nobody serves: pods asking for it stay unbound, so the node agent never
 /// runs them and the test sets their status (see the module doc).
-pub const UNSERVED_SCHEDULER: &str = "status-patched-by-the-test";
+pub(crate) const UNSERVED_SCHEDULER: &str = "status-patched-by-the-test";
 
 /// Every `podgate up` hands out pod IPs from 127.1.0.1, and `podgate pet` listens on its pod
 /// IP: tests of one binary that run pods on the node agent take turns.
 static REAL_PODS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Held by a test while its pods run as processes on the node agent.
-pub fn real_pods() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn real_pods() -> std::sync::MutexGuard<'static, ()> {
     REAL_PODS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running `podgate up` with a kube-rs client on a private runtime.
-pub struct Cluster {
+pub(crate) struct Cluster {
     /// The process and its state dir.
     pub pg: Podgate,
     rt: tokio::runtime::Runtime,
@@ -54,7 +54,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts `podgate up` on a fresh state dir.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let pg = Podgate::start(&[]);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -65,29 +65,29 @@ impl Cluster {
     }
 
     /// Stops `podgate up` gracefully and starts it again on the same state dir.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         assert!(self.pg.terminate().success(), "podgate exits cleanly");
         self.pg.spawn(&[]);
         self.client = self.rt.block_on(self.pg.client());
     }
 
     /// Runs a future on the test's runtime.
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
 
     /// kubectl with these args.
-    pub fn kubectl(&self, args: &[&str]) -> Output {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> Output {
         self.pg.kubectl(args)
     }
 
     /// kubectl, asserting success; stdout.
-    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn kubectl_ok(&self, args: &[&str]) -> String {
         self.pg.kubectl_ok(args)
     }
 
     /// `kubectl <verb> -f -` with `manifest` on stdin.
-    pub fn with_stdin(&self, verb: &str, manifest: &str) -> Output {
+    pub(crate) fn with_stdin(&self, verb: &str, manifest: &str) -> Output {
         let mut child = Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(self.pg.kubeconfig())
@@ -107,7 +107,7 @@ impl Cluster {
     }
 
     /// `kubectl apply -f -` with `yaml` on stdin; stdout.
-    pub fn apply(&self, yaml: &str) -> String {
+    pub(crate) fn apply(&self, yaml: &str) -> String {
         let out = self.with_stdin("apply", yaml);
         assert!(
             out.status.success(),
@@ -118,17 +118,17 @@ impl Cluster {
     }
 
     /// §8.0 `ready(p)`: phase Running and Ready=True, by `kubectl patch --subresource=status`.
-    pub fn ready(&self, pod: &str) {
+    pub(crate) fn ready(&self, pod: &str) {
         self.set_ready(pod, "Running", "True");
     }
 
     /// §8.0 `unready(p)`.
-    pub fn unready(&self, pod: &str) {
+    pub(crate) fn unready(&self, pod: &str) {
         self.set_ready(pod, "Running", "False");
     }
 
     /// §8.0 `fail(p)`: phase Failed.
-    pub fn fail(&self, pod: &str) {
+    pub(crate) fn fail(&self, pod: &str) {
         self.set_ready(pod, "Failed", "False");
     }
 
@@ -141,7 +141,7 @@ impl Cluster {
 
     /// `kubectl patch pod --subresource=status --type=strategic` for a pod no node agent runs
     /// (asserted: a bound pod's status belongs to the node agent).
-    pub fn patch_status(&self, pod: &str, patch: &Value) {
+    pub(crate) fn patch_status(&self, pod: &str, patch: &Value) {
         let node = self.kubectl_ok(&[
             "patch",
             "pod",
@@ -161,7 +161,7 @@ impl Cluster {
 
     /// Makes every pod matching `selector` Running and Ready through the API (fast; for the
     /// steps a scenario does not look at).
-    pub fn ready_all(&self, selector: &str) {
+    pub(crate) fn ready_all(&self, selector: &str) {
         let api: Api<Pod> = Api::default_namespaced(self.client.clone());
         for p in self.pods(selector) {
             if is_ready(&p) || p.metadata.deletion_timestamp.is_some() {
@@ -180,7 +180,7 @@ impl Cluster {
     }
 
     /// The pods matching `selector` in the default namespace, by ordinal.
-    pub fn pods(&self, selector: &str) -> Vec<Pod> {
+    pub(crate) fn pods(&self, selector: &str) -> Vec<Pod> {
         let api: Api<Pod> = Api::default_namespaced(self.client.clone());
         let mut pods = self
             .block_on(api.list(&ListParams::default().labels(selector)))
@@ -191,7 +191,7 @@ impl Cluster {
     }
 
     /// The names of the active pods (not terminating, not finished) matching `selector`.
-    pub fn active(&self, selector: &str) -> Vec<String> {
+    pub(crate) fn active(&self, selector: &str) -> Vec<String> {
         self.pods(selector)
             .into_iter()
             .filter(|p| {
@@ -203,7 +203,7 @@ impl Cluster {
     }
 
     /// The active pods matching `selector` when every one of them is Ready (one listing).
-    pub fn all_ready(&self, selector: &str) -> Option<Vec<String>> {
+    pub(crate) fn all_ready(&self, selector: &str) -> Option<Vec<String>> {
         let active: Vec<Pod> = self
             .pods(selector)
             .into_iter()
@@ -219,19 +219,19 @@ impl Cluster {
     }
 
     /// One pod, if it exists.
-    pub fn pod(&self, name: &str) -> Option<Pod> {
+    pub(crate) fn pod(&self, name: &str) -> Option<Pod> {
         let api: Api<Pod> = Api::default_namespaced(self.client.clone());
         self.block_on(api.get_opt(name)).expect("get pod")
     }
 
     /// A StatefulSet.
-    pub fn sts(&self, name: &str) -> StatefulSet {
+    pub(crate) fn sts(&self, name: &str) -> StatefulSet {
         let api: Api<StatefulSet> = Api::default_namespaced(self.client.clone());
         self.block_on(api.get(name)).expect("get sts")
     }
 
     /// Waits until the controller has seen the set's latest spec; returns the set.
-    pub fn observed(&self, name: &str) -> StatefulSet {
+    pub(crate) fn observed(&self, name: &str) -> StatefulSet {
         wait_for(&format!("{name} observed"), || {
             let s = self.sts(name);
             let seen = s.status.as_ref().and_then(|st| st.observed_generation);
@@ -240,7 +240,7 @@ impl Cluster {
     }
 
     /// The claims in the default namespace, by name.
-    pub fn claims(&self) -> BTreeMap<String, PersistentVolumeClaim> {
+    pub(crate) fn claims(&self) -> BTreeMap<String, PersistentVolumeClaim> {
         let api: Api<PersistentVolumeClaim> = Api::default_namespaced(self.client.clone());
         self.block_on(api.list(&ListParams::default()))
             .expect("list claims")
@@ -251,12 +251,12 @@ impl Cluster {
     }
 
     /// The names of the claims in the default namespace.
-    pub fn claim_names(&self) -> Vec<String> {
+    pub(crate) fn claim_names(&self) -> Vec<String> {
         self.claims().into_keys().collect()
     }
 
     /// `kubectl get -o jsonpath=…` of one object.
-    pub fn jsonpath(&self, what: &[&str], path: &str) -> String {
+    pub(crate) fn jsonpath(&self, what: &[&str], path: &str) -> String {
         let mut args: Vec<&str> = vec!["get"];
         args.extend_from_slice(what);
         let expr = format!("jsonpath={path}");
@@ -265,7 +265,11 @@ impl Cluster {
     }
 
     /// The messages of the events about an object (`kind/name`), oldest first.
-    pub fn events_about(&self, kind: &str, name: &str) -> Vec<(String, String, String, String)> {
+    pub(crate) fn events_about(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Vec<(String, String, String, String)> {
         let out = self.kubectl_ok(&[
             "get",
             "events",
@@ -299,7 +303,7 @@ impl Cluster {
 
 /// One live process the node agent of a cluster started for a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodProcess {
+pub(crate) struct PodProcess {
     /// The process id.
     pub pid: u32,
     /// `HOSTNAME` in its environment: the pod's host name (a StatefulSet pod's name).
@@ -312,7 +316,7 @@ pub struct PodProcess {
 
 impl PodProcess {
     /// Whether this very process (same pid, same start time) is still alive and not a zombie.
-    pub fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         proc_stat(self.pid).is_some_and(|(zombie, started)| !zombie && started == self.started)
     }
 }
@@ -330,12 +334,12 @@ impl Cluster {
     /// The node agent's process view, read from the OS: the live (non-zombie) processes whose
     /// environment carries this cluster's node directory (`PODGATE_NODE_DIR`), which the node
     /// agent puts into every container process it starts.
-    pub fn pod_processes(&self) -> Vec<PodProcess> {
+    pub(crate) fn pod_processes(&self) -> Vec<PodProcess> {
         node_processes(&self.node_dir())
     }
 
     /// The node agent's directory, as it writes it into its processes' environment.
-    pub fn node_dir(&self) -> String {
+    pub(crate) fn node_dir(&self) -> String {
         let dir = self.pg.state_dir.join("node");
         std::fs::canonicalize(&dir)
             .unwrap_or(dir)
@@ -344,7 +348,7 @@ impl Cluster {
     }
 
     /// A pod's IP once it is Running on the node agent.
-    pub fn running_ip(&self, name: &str) -> Option<String> {
+    pub(crate) fn running_ip(&self, name: &str) -> Option<String> {
         let p = self.pod(name)?;
         let status = p.status.as_ref()?;
         (status.phase.as_deref() == Some("Running")).then_some(())?;
@@ -353,7 +357,7 @@ impl Cluster {
 }
 
 /// The live container processes of the node agent whose node directory is `node_dir`.
-pub fn node_processes(node_dir: &str) -> Vec<PodProcess> {
+pub(crate) fn node_processes(node_dir: &str) -> Vec<PodProcess> {
     let node_mark = format!("PODGATE_NODE_DIR={node_dir}");
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -395,7 +399,7 @@ pub fn node_processes(node_dir: &str) -> Vec<PodProcess> {
 
 /// A `podgate pet` container (the kubia app of deploy/examples/kubia.yaml) storing its data
 /// in `volume` mounted at /var/data, with `readiness` as its readiness probe.
-pub fn pet_container(volume: &str, readiness: Value) -> Value {
+pub(crate) fn pet_container(volume: &str, readiness: Value) -> Value {
     json!({
         "name": "pet",
         "image": "luksa/kubia-pet",
@@ -432,14 +436,14 @@ fn assert_unbound(p: &Pod) {
 }
 
 /// The ordinal in a pod name (for sorting).
-pub fn ordinal(name: &str) -> i64 {
+pub(crate) fn ordinal(name: &str) -> i64 {
     name.rsplit_once('-')
         .and_then(|(_, o)| o.parse().ok())
         .unwrap_or(-1)
 }
 
 /// A pod's phase.
-pub fn phase(p: &Pod) -> String {
+pub(crate) fn phase(p: &Pod) -> String {
     p.status
         .as_ref()
         .and_then(|s| s.phase.clone())
@@ -447,7 +451,7 @@ pub fn phase(p: &Pod) -> String {
 }
 
 /// Ready=True.
-pub fn is_ready(p: &Pod) -> bool {
+pub(crate) fn is_ready(p: &Pod) -> bool {
     p.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -455,7 +459,7 @@ pub fn is_ready(p: &Pod) -> bool {
 }
 
 /// A pod's revision label.
-pub fn revision(p: &Pod) -> String {
+pub(crate) fn revision(p: &Pod) -> String {
     p.labels()
         .get("controller-revision-hash")
         .cloned()
@@ -463,7 +467,7 @@ pub fn revision(p: &Pod) -> String {
 }
 
 /// The claim names a pod mounts.
-pub fn pod_claims(p: &Pod) -> Vec<String> {
+pub(crate) fn pod_claims(p: &Pod) -> Vec<String> {
     p.spec
         .iter()
         .flat_map(|s| s.volumes.iter().flatten())
@@ -476,7 +480,7 @@ pub fn pod_claims(p: &Pod) -> Vec<String> {
 }
 
 /// Now, as Kubernetes writes timestamps.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
@@ -484,7 +488,7 @@ pub fn now() -> String {
 
 /// One event of a `kubectl get -w --output-watch-events -o json` stream.
 #[derive(Debug, Clone)]
-pub struct WatchEvent {
+pub(crate) struct WatchEvent {
     /// ADDED, MODIFIED or DELETED.
     pub kind: String,
     /// The object.
@@ -493,7 +497,7 @@ pub struct WatchEvent {
 
 impl WatchEvent {
     /// The object's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.object
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -501,24 +505,24 @@ impl WatchEvent {
     }
 
     /// The pod in the event.
-    pub fn pod(&self) -> Pod {
+    pub(crate) fn pod(&self) -> Pod {
         serde_json::from_value(self.object.clone()).unwrap_or_default()
     }
 
     /// Whether the pod in the event is Running and Ready.
-    pub fn running_and_ready(&self) -> bool {
+    pub(crate) fn running_and_ready(&self) -> bool {
         let p = self.pod();
         phase(&p) == "Running" && is_ready(&p)
     }
 
     /// Whether the pod in the event is marked for deletion.
-    pub fn terminating(&self) -> bool {
+    pub(crate) fn terminating(&self) -> bool {
         self.object.pointer("/metadata/deletionTimestamp").is_some()
     }
 }
 
 /// The last event about `name` before index `before`.
-pub fn last_state(events: &[WatchEvent], name: &str, before: usize) -> Option<WatchEvent> {
+pub(crate) fn last_state(events: &[WatchEvent], name: &str, before: usize) -> Option<WatchEvent> {
     events[..before]
         .iter()
         .rev()
@@ -527,7 +531,7 @@ pub fn last_state(events: &[WatchEvent], name: &str, before: usize) -> Option<Wa
 }
 
 /// The index of the first event about `name` that satisfies `f`.
-pub fn first_event(
+pub(crate) fn first_event(
     events: &[WatchEvent],
     name: &str,
     f: impl Fn(&WatchEvent) -> bool,
@@ -536,7 +540,7 @@ pub fn first_event(
 }
 
 /// A `kubectl get <what> -w --output-watch-events -o json` running in the background.
-pub struct KubectlWatch {
+pub(crate) struct KubectlWatch {
     child: Child,
     rx: mpsc::Receiver<WatchEvent>,
     /// Every event received so far.
@@ -545,7 +549,7 @@ pub struct KubectlWatch {
 
 impl KubectlWatch {
     /// Starts watching.
-    pub fn start(c: &Cluster, args: &[&str]) -> Self {
+    pub(crate) fn start(c: &Cluster, args: &[&str]) -> Self {
         let mut child = Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(c.pg.kubeconfig())
@@ -582,7 +586,7 @@ impl KubectlWatch {
     }
 
     /// Takes in what arrived.
-    pub fn drain(&mut self) -> &[WatchEvent] {
+    pub(crate) fn drain(&mut self) -> &[WatchEvent] {
         while let Ok(e) = self.rx.try_recv() {
             self.seen.push(e);
         }
@@ -590,12 +594,12 @@ impl KubectlWatch {
     }
 
     /// Waits until `f` holds for the events so far.
-    pub fn wait_until(&mut self, what: &str, f: impl Fn(&[WatchEvent]) -> bool) {
+    pub(crate) fn wait_until(&mut self, what: &str, f: impl Fn(&[WatchEvent]) -> bool) {
         wait_for(what, || f(self.drain()).then_some(()));
     }
 
     /// The names with a `kind` event, in arrival order (first occurrence each).
-    pub fn order(&self, kind: &str) -> Vec<String> {
+    pub(crate) fn order(&self, kind: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for e in self.seen.iter().filter(|e| e.kind == kind) {
             if !out.iter().any(|n| n == e.name()) {

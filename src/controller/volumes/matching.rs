@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::ResourceExt;
 use kube::core::{Selector, SelectorExt};
 
-use crate::apiserver::validation::quantity::parse_nanos;
+use crate::machinery::quantity::parse_nanos;
 
 /// The claim's class ("" for none).
 pub fn claim_class(claim: &PersistentVolumeClaim) -> &str {
