@@ -41,6 +41,9 @@ pub enum Command {
         /// Authentication and TLS.
         #[command(flatten)]
         auth: crate::up::auth::AuthOptions,
+        /// Cluster DNS.
+        #[command(flatten)]
+        dns: Box<crate::up::DnsArgs>,
     },
     /// A drop-in `kubectl proxy` for real clusters: the API passes through with the
     /// kubeconfig's credentials, pods|services/…/proxy go through the API server or straight

@@ -32,6 +32,7 @@ fn main() -> anyhow::Result<()> {
                 proxy_wait,
                 no_rewrite,
                 auth,
+                dns,
             } => {
                 let proxy = ProxyOptions {
                     rewrite: !no_rewrite,
@@ -43,6 +44,7 @@ fn main() -> anyhow::Result<()> {
                     manifests: files,
                     proxy,
                     auth,
+                    dns: *dns,
                 })
                 .await
             }

@@ -156,11 +156,7 @@ struct Wake {
 }
 
 /// Watches every object of kind `K` on `tasks`; each change wakes the waiters of `wake`.
-fn watch_all<K>(
-    client: &kube::Client,
-    wake: &Wake,
-    tasks: &mut JoinSet<()>,
-) -> Informer<K>
+fn watch_all<K>(client: &kube::Client, wake: &Wake, tasks: &mut JoinSet<()>) -> Informer<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone

@@ -330,11 +330,26 @@ async fn prepare(ctx: &ContainerCtx) -> Result<Ready, PrepError> {
                 .any(|b| b.target == std::path::Path::new("/etc/hosts"))
             {
                 let hosts = ctx.handle.pod_dir.join("etc-hosts");
-                let content = volumes::hosts_file(&pod, &hostname, ctx.ip);
+                let content =
+                    volumes::hosts_file(&pod, &hostname, ctx.ip, &ctx.shared.dns.cluster_domain);
                 if std::fs::write(&hosts, content).is_ok() {
                     binds.push(BindRequest {
                         source: hosts,
                         target: "/etc/hosts".into(),
+                        read_only: false,
+                    });
+                }
+            }
+            if !binds
+                .iter()
+                .any(|b| b.target == std::path::Path::new("/etc/resolv.conf"))
+            {
+                let path = ctx.handle.pod_dir.join("resolv.conf");
+                let content = volumes::resolv_conf(&pod, &ctx.shared.dns);
+                if std::fs::write(&path, content).is_ok() {
+                    binds.push(BindRequest {
+                        source: path,
+                        target: "/etc/resolv.conf".into(),
                         read_only: false,
                     });
                 }

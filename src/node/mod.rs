@@ -72,6 +72,20 @@ pub struct NodeConfig {
     pub bin_dir: PathBuf,
     /// The first pod IP, e.g. 127.1.0.1 (never 127.0.0.1).
     pub pod_cidr_base: Ipv4Addr,
+    /// The cluster's DNS, as kubelet's `--cluster-dns` and `--cluster-domain`.
+    pub dns: PodDns,
+}
+
+/// What the node agent writes into pods' resolv.conf and hosts files.
+#[derive(Debug, Clone)]
+pub struct PodDns {
+    /// The cluster DNS server (kubelet's `--cluster-dns`); `None` when there is none, and pods
+    /// with `dnsPolicy: ClusterFirst` get the host's resolver as kubelet does then.
+    pub nameserver: Option<std::net::IpAddr>,
+    /// The cluster zone, e.g. `cluster.local`.
+    pub cluster_domain: String,
+    /// The host's resolver configuration (kubelet's `--resolv-conf`), for `dnsPolicy: Default`.
+    pub host_resolv_conf: String,
 }
 
 /// The Node name for this machine: its host name, lower-cased, with characters a Node name
@@ -203,6 +217,7 @@ pub async fn run(
         isolation,
         log_limits: logs::LogLimits::default(),
         registry,
+        dns: config.dns.clone(),
     });
     pods::supervise(shared, IpAllocator::new(config.pod_cidr_base), shutdown).await;
     heartbeat.abort();

@@ -523,7 +523,12 @@ pub fn container_binds(
 }
 
 /// The kubelet-managed `/etc/hosts` of a pod.
-pub fn hosts_file(pod: &Pod, hostname: &str, pod_ip: std::net::Ipv4Addr) -> String {
+pub fn hosts_file(
+    pod: &Pod,
+    hostname: &str,
+    pod_ip: std::net::Ipv4Addr,
+    cluster_domain: &str,
+) -> String {
     let mut out = String::from(
         "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
          fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
@@ -535,7 +540,7 @@ pub fn hosts_file(pod: &Pod, hostname: &str, pod_ip: std::net::Ipv4Addr) -> Stri
         .filter(|s| !s.is_empty())
     {
         Some(sub) => out.push_str(&format!(
-            "{pod_ip}\t{hostname}.{sub}.{ns}.svc.cluster.local\t{hostname}\n"
+            "{pod_ip}\t{hostname}.{sub}.{ns}.svc.{cluster_domain}\t{hostname}\n"
         )),
         None => out.push_str(&format!("{pod_ip}\t{hostname}\n")),
     }
@@ -553,6 +558,106 @@ pub fn hosts_file(pod: &Pod, hostname: &str, pod_ip: std::net::Ipv4Addr) -> Stri
         }
     }
     out
+}
+
+/// The pod's `/etc/resolv.conf` as kubelet forms it from `dnsPolicy` and `dnsConfig`:
+/// `ClusterFirst` (the default) names the cluster DNS with the search path
+/// `<ns>.svc.<zone> svc.<zone> <zone>` (+ the host's) and `ndots:5`; `Default` copies the
+/// host's file; `None` starts empty. `dnsConfig` is merged on top (nameservers and searches
+/// appended without duplicates, options by name with the pod's value winning), within
+/// kubelet's limits of 3 nameservers and 32 search domains.
+pub fn resolv_conf(pod: &Pod, dns: &super::PodDns) -> String {
+    let spec = pod.spec.as_ref();
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let host = parse_resolv(&dns.host_resolv_conf);
+    let policy = spec
+        .and_then(|s| s.dns_policy.as_deref())
+        .unwrap_or("ClusterFirst");
+    let host_network = spec.and_then(|s| s.host_network).unwrap_or(false);
+    let cluster = match policy {
+        "ClusterFirstWithHostNet" => true,
+        "ClusterFirst" => !host_network,
+        _ => false,
+    };
+    let (mut servers, mut search, mut options) = match (policy, dns.nameserver) {
+        ("None", _) => (Vec::new(), Vec::new(), Vec::new()),
+        _ if cluster && dns.nameserver.is_some() => {
+            let zone = dns.cluster_domain.trim_end_matches('.');
+            let mut search = vec![
+                format!("{ns}.svc.{zone}"),
+                format!("svc.{zone}"),
+                zone.to_string(),
+            ];
+            search.extend(host.1.iter().cloned());
+            (
+                vec![dns.nameserver.map(|ip| ip.to_string()).unwrap_or_default()],
+                search,
+                vec![("ndots".to_string(), Some("5".to_string()))],
+            )
+        }
+        _ => host.clone(),
+    };
+    if let Some(cfg) = spec.and_then(|s| s.dns_config.as_ref()) {
+        servers.extend(cfg.nameservers.iter().flatten().cloned());
+        search.extend(cfg.searches.iter().flatten().cloned());
+        for o in cfg.options.iter().flatten() {
+            let Some(name) = o.name.clone() else { continue };
+            options.retain(|(n, _)| *n != name);
+            options.push((name, o.value.clone()));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    servers.retain(|s| !s.is_empty() && seen.insert(s.clone()));
+    servers.truncate(3);
+    let mut seen = std::collections::HashSet::new();
+    search.retain(|s| !s.is_empty() && s.len() <= 253 && seen.insert(s.clone()));
+    search.truncate(32);
+    let mut out = String::new();
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for s in &servers {
+        out.push_str(&format!("nameserver {s}\n"));
+    }
+    if !options.is_empty() {
+        let opts: Vec<String> = options
+            .iter()
+            .map(|(n, v)| match v {
+                Some(v) => format!("{n}:{v}"),
+                None => n.clone(),
+            })
+            .collect();
+        out.push_str(&format!("options {}\n", opts.join(" ")));
+    }
+    out
+}
+
+/// Nameservers, search domains and options of a resolv.conf text.
+type Resolv = (Vec<String>, Vec<String>, Vec<(String, Option<String>)>);
+
+fn parse_resolv(text: &str) -> Resolv {
+    let (mut servers, mut search, mut options) = (Vec::new(), Vec::new(), Vec::new());
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => servers.extend(words.next().map(str::to_string)),
+            Some("search") | Some("domain") => {
+                search = words.map(str::to_string).collect();
+            }
+            Some("options") => {
+                for w in words {
+                    let (n, v) = match w.split_once(':') {
+                        Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                        None => (w.to_string(), None),
+                    };
+                    options.retain(|(o, _): &(String, Option<String>)| *o != n);
+                    options.push((n, v));
+                }
+            }
+            _ => {}
+        }
+    }
+    (servers, search, options)
 }
 
 #[cfg(test)]
@@ -749,9 +854,93 @@ mod tests {
             }),
             ..Default::default()
         };
-        let hosts = hosts_file(&pod, "kubia-0", "127.1.0.2".parse().expect("ip"));
+        let hosts = hosts_file(
+            &pod,
+            "kubia-0",
+            "127.1.0.2".parse().expect("ip"),
+            "cluster.local",
+        );
         assert!(hosts.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"));
         assert!(hosts.contains("127.1.0.2\tkubia-0.kubia.shop.svc.cluster.local\tkubia-0\n"));
         assert!(hosts.ends_with("# Entries added by HostAliases.\n10.0.0.1\tdb\n"));
+    }
+
+    #[test]
+    fn resolv_conf_per_dns_policy() {
+        use k8s_openapi::api::core::v1::{PodDNSConfig, PodDNSConfigOption};
+        let dns = crate::node::PodDns {
+            nameserver: Some("127.0.0.10".parse().expect("ip")),
+            cluster_domain: "cluster.local".into(),
+            host_resolv_conf: "nameserver 10.0.0.2\nsearch corp.example\noptions edns0 timeout:2\n"
+                .into(),
+        };
+        let pod = |policy: Option<&str>, cfg: Option<PodDNSConfig>| Pod {
+            metadata: ObjectMeta {
+                namespace: Some("shop".into()),
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                dns_policy: policy.map(str::to_string),
+                dns_config: cfg,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let cases: Vec<(Pod, &str)> = vec![
+            (
+                pod(None, None),
+                "search shop.svc.cluster.local svc.cluster.local cluster.local corp.example\nnameserver 127.0.0.10\noptions ndots:5\n",
+            ),
+            (
+                pod(Some("Default"), None),
+                "search corp.example\nnameserver 10.0.0.2\noptions edns0 timeout:2\n",
+            ),
+            (
+                pod(
+                    Some("None"),
+                    Some(PodDNSConfig {
+                        nameservers: Some(vec!["1.2.3.4".into()]),
+                        searches: Some(vec!["a.example".into()]),
+                        options: Some(vec![PodDNSConfigOption {
+                            name: Some("ndots".into()),
+                            value: Some("2".into()),
+                        }]),
+                    }),
+                ),
+                "search a.example\nnameserver 1.2.3.4\noptions ndots:2\n",
+            ),
+            (
+                pod(
+                    Some("ClusterFirst"),
+                    Some(PodDNSConfig {
+                        nameservers: Some(vec!["127.0.0.10".into(), "1.2.3.4".into()]),
+                        searches: None,
+                        options: Some(vec![
+                            PodDNSConfigOption {
+                                name: Some("ndots".into()),
+                                value: Some("1".into()),
+                            },
+                            PodDNSConfigOption {
+                                name: Some("edns0".into()),
+                                value: None,
+                            },
+                        ]),
+                    }),
+                ),
+                "search shop.svc.cluster.local svc.cluster.local cluster.local corp.example\nnameserver 127.0.0.10\nnameserver 1.2.3.4\noptions ndots:1 edns0\n",
+            ),
+        ];
+        for (p, want) in cases {
+            assert_eq!(resolv_conf(&p, &dns), want, "{:?}", p.spec);
+        }
+        let without = crate::node::PodDns {
+            nameserver: None,
+            ..dns.clone()
+        };
+        assert_eq!(
+            resolv_conf(&pod(None, None), &without),
+            "search corp.example\nnameserver 10.0.0.2\noptions edns0 timeout:2\n",
+            "no cluster DNS: ClusterFirst falls back to the host's resolver"
+        );
     }
 }

@@ -48,6 +48,8 @@ pub struct Shared {
     pub recorder: Recorder,
     /// Live pods by namespace and name (for the log endpoint).
     pub registry: Registry,
+    /// The cluster DNS settings for pods.
+    pub dns: super::PodDns,
 }
 
 /// Live pods by `(namespace, name)`.

@@ -36,6 +36,32 @@ pub struct UpOptions {
     pub proxy: ProxyOptions,
     /// Authentication and TLS.
     pub auth: AuthOptions,
+    /// Cluster DNS.
+    pub dns: DnsArgs,
+}
+
+/// The cluster DNS flags of `podgate up`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DnsArgs {
+    /// Where the cluster DNS serves (UDP and TCP). Pods' resolv.conf names this address, and
+    /// their resolvers use port 53.
+    #[arg(
+        id = "cluster_dns",
+        long = "cluster-dns",
+        visible_alias = "dns-listen",
+        default_value = "127.0.0.10:53"
+    )]
+    pub listen: SocketAddr,
+    /// Serve no cluster DNS; pods get the host's resolver.
+    #[arg(long)]
+    pub no_dns: bool,
+    /// The cluster's DNS zone.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// The resolver configuration whose nameservers answer names outside the cluster zone,
+    /// and which pods with `dnsPolicy: Default` get.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    pub dns_resolv_conf: PathBuf,
 }
 
 /// Namespaces that exist from the start.
@@ -85,6 +111,12 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     let readiness = gateway::Readiness::default();
     let metrics = gateway::metrics::Metrics::new();
     let cluster = ClusterView::start(client.clone());
+    let dns = start_dns(&cluster, &opts.dns).await;
+    let pod_dns = crate::node::PodDns {
+        nameserver: dns.as_ref().map(|d| d.addr.ip()),
+        cluster_domain: opts.dns.cluster_domain.trim_end_matches('.').to_string(),
+        host_resolv_conf: std::fs::read_to_string(&opts.dns.dns_resolv_conf).unwrap_or_default(),
+    };
     let resolver = Arc::new(Resolver {
         cluster: cluster.clone(),
         policy: AddressPolicy::Loopback,
@@ -126,6 +158,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
             state_dir: opts.state_dir.clone(),
             bin_dir: crate::node::current_bin_dir(),
             pod_cidr_base: std::net::Ipv4Addr::new(127, 1, 0, 1),
+            dns: pod_dns,
         },
         shutdown_rx.clone(),
     ));
@@ -149,6 +182,19 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         "  curl -H \"Authorization: Bearer $(cat {})\" http://{listen}/api/v1/namespaces/default/pods",
         opts.state_dir.join("token").display()
     );
+    if let Some(d) = &dns {
+        let port = if d.addr.port() == 53 {
+            String::new()
+        } else {
+            format!(" -p {}", d.addr.port())
+        };
+        println!(
+            "  cluster DNS on {}: dig @{}{port} <service>.<namespace>.svc.{}",
+            d.addr,
+            d.addr.ip(),
+            opts.dns.cluster_domain.trim_end_matches('.')
+        );
+    }
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -159,8 +205,48 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     controllers.shutdown().await;
+    if let Some(d) = dns {
+        d.stop();
+    }
     let _ = server.await;
     Ok(())
+}
+
+/// Starts the cluster DNS unless disabled. When it cannot bind (port 53 needs privilege, or
+/// the address is taken) podgate runs on without it, says so once, and pods get the host's
+/// resolver.
+async fn start_dns(cluster: &ClusterView, args: &DnsArgs) -> Option<crate::dns::Dns> {
+    if args.no_dns {
+        return None;
+    }
+    let opts = crate::dns::DnsOptions {
+        listen: args.listen,
+        cluster_domain: args.cluster_domain.clone(),
+        resolv_conf: args.dns_resolv_conf.clone(),
+    };
+    match crate::dns::start(cluster.clone(), opts).await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            let denied = e
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied);
+            let hint = if denied {
+                " (to allow port 53: `setcap cap_net_bind_service=+ep` on the podgate binary, \
+                 or `sysctl net.ipv4.ip_unprivileged_port_start=53`)"
+            } else {
+                ""
+            };
+            tracing::warn!(
+                "cluster DNS is off: cannot serve on {}: {e}{hint}; pods use the host's resolver",
+                args.listen
+            );
+            eprintln!(
+                "warning: cluster DNS is off: cannot serve on {}: {e}{hint}; pods use the host's resolver",
+                args.listen
+            );
+            None
+        }
+    }
 }
 
 async fn wait_for_signal() {

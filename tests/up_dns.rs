@@ -1,0 +1,290 @@
+//! Cluster DNS of `podgate up`, with real clients: `dig` from the host, and busybox's
+//! `nslookup`, glibc's `getent` and `hostname -f` inside pods of a StatefulSet behind a
+//! headless service. Names outside the zone go to a stub resolver on loopback.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::process::Command;
+
+use common::{Podgate, manifest, wait_for};
+use hickory_proto::op::{Message, MessageType};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{RData, Record};
+
+/// A free loopback address for port 53 (UDP and TCP), picked at random in 127.53.0.0/16.
+fn free_dns_addr() -> SocketAddr {
+    for _ in 0..200 {
+        let a: u8 = rand::random_range(1..=254);
+        let b: u8 = rand::random_range(1..=254);
+        let addr = SocketAddr::from((Ipv4Addr::new(127, 53, a, b), 53));
+        if UdpSocket::bind(addr).is_ok() && TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free loopback address for DNS");
+}
+
+/// A stub upstream resolver: answers every A question with 192.0.2.7.
+fn start_stub() -> SocketAddr {
+    let addr = free_dns_addr();
+    let sock = UdpSocket::bind(addr).expect("stub bind");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let Ok(req) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut resp =
+                Message::new(req.metadata.id, MessageType::Response, req.metadata.op_code);
+            resp.metadata.recursion_desired = req.metadata.recursion_desired;
+            resp.metadata.recursion_available = true;
+            for q in &req.queries {
+                resp.add_query(q.clone());
+                resp.add_answer(Record::from_rdata(
+                    q.name().clone(),
+                    60,
+                    RData::A(A(Ipv4Addr::new(192, 0, 2, 7))),
+                ));
+            }
+            if let Ok(bytes) = resp.to_vec() {
+                let _ = sock.send_to(&bytes, from);
+            }
+        }
+    });
+    addr
+}
+
+fn dig(dns: SocketAddr, args: &[&str]) -> String {
+    let out = Command::new("dig")
+        .arg(format!("@{}", dns.ip()))
+        .arg("-p")
+        .arg(dns.port().to_string())
+        .args(["+tries=1", "+time=2"])
+        .args(args)
+        .output()
+        .expect("run dig (dnsutils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The lines of one section of dig's output (`ANSWER`, `AUTHORITY`, `ADDITIONAL`).
+fn section(out: &str, name: &str) -> Vec<String> {
+    let head = format!(";; {name} SECTION:");
+    out.lines()
+        .skip_while(|l| *l != head)
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+const APP: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: nginx
+spec:
+  clusterIP: None
+  selector:
+    app: web
+  ports:
+  - name: web
+    port: 80
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+spec:
+  serviceName: nginx
+  replicas: 3
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: main
+        image: busybox
+        command: ["sh", "-c", "hostname -f; cat /etc/resolv.conf; exec sleep 3600"]
+        ports:
+        - name: web
+          containerPort: 80
+"#;
+
+const CLIENT: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    command:
+    - sh
+    - -c
+    - |
+      echo "nslookup:"; busybox nslookup web-1.nginx.default.svc.cluster.local
+      echo "getent:"; getent hosts web-1.nginx
+      echo "outside:"; getent hosts far.example
+      echo "end"
+"#;
+
+fn pod_ip(pg: &Podgate, name: &str) -> Option<String> {
+    let out = pg.kubectl(&["get", "pod", name, "-o", "jsonpath={.status.podIP}"]);
+    let ip = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (!ip.is_empty()).then_some(ip)
+}
+
+fn ready(pg: &Podgate, name: &str) -> bool {
+    let out = pg.kubectl(&[
+        "get",
+        "pod",
+        name,
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+    ]);
+    String::from_utf8_lossy(&out.stdout).trim() == "True"
+}
+
+#[test]
+fn cluster_dns_from_the_host_and_inside_pods() {
+    let dns = free_dns_addr();
+    let upstream = start_stub();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(&resolv, format!("nameserver {}\n", upstream.ip())).expect("resolv.conf");
+    let pg = Podgate::start(&[
+        "--cluster-dns",
+        &dns.to_string(),
+        "--dns-resolv-conf",
+        resolv.to_str().expect("utf-8"),
+    ]);
+    let app = manifest(dir.path(), "app.yaml", APP);
+    pg.kubectl_ok(&["apply", "-f", app.to_str().expect("utf-8")]);
+    let ips: Vec<String> = (0..3)
+        .map(|i| {
+            let name = format!("web-{i}");
+            wait_for(&format!("{name} ready"), || {
+                ready(&pg, &name).then(|| pod_ip(&pg, &name)).flatten()
+            })
+        })
+        .collect();
+
+    // A record of one ordinal, as the host sees it.
+    let fqdn = "web-1.nginx.default.svc.cluster.local";
+    wait_for("web-1's A record", || {
+        (dig(dns, &["+short", fqdn]).trim() == ips[1]).then_some(())
+    });
+    let full = dig(dns, &[fqdn]);
+    assert!(full.contains("flags: qr aa rd ra"), "{full}");
+    assert_eq!(
+        section(&full, "ANSWER"),
+        vec![format!("{fqdn}. 5 IN A {}", ips[1])]
+    );
+
+    // SRV of the service: one per ready ordinal, their A records in the additional section.
+    let srv = dig(dns, &["SRV", "nginx.default.svc.cluster.local"]);
+    let answers = section(&srv, "ANSWER");
+    assert_eq!(answers.len(), 3, "{srv}");
+    for (i, ip) in ips.iter().enumerate() {
+        let target = format!("web-{i}.nginx.default.svc.cluster.local.");
+        assert!(
+            answers.contains(&format!(
+                "nginx.default.svc.cluster.local. 5 IN SRV 0 33 80 {target}"
+            )),
+            "{srv}"
+        );
+        assert!(
+            section(&srv, "ADDITIONAL").contains(&format!("{target} 5 IN A {ip}")),
+            "{srv}"
+        );
+    }
+    let named = dig(dns, &["SRV", "_web._tcp.nginx.default.svc.cluster.local"]);
+    assert_eq!(section(&named, "ANSWER").len(), 3, "{named}");
+
+    // Over TCP the same.
+    let tcp = dig(dns, &["+tcp", "+short", fqdn]);
+    assert_eq!(tcp.trim(), ips[1]);
+
+    // NXDOMAIN for a missing name, NODATA for a type the name lacks; both with the SOA.
+    let nx = dig(dns, &["nope.default.svc.cluster.local"]);
+    assert!(nx.contains("status: NXDOMAIN"), "{nx}");
+    assert!(nx.contains("flags: qr aa"), "{nx}");
+    let soa = section(&nx, "AUTHORITY");
+    assert_eq!(soa.len(), 1, "{nx}");
+    assert!(
+        soa[0]
+            .starts_with("cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local."),
+        "{nx}"
+    );
+    let nodata = dig(dns, &["AAAA", fqdn]);
+    assert!(nodata.contains("status: NOERROR"), "{nodata}");
+    assert!(section(&nodata, "ANSWER").is_empty(), "{nodata}");
+    assert_eq!(section(&nodata, "AUTHORITY").len(), 1, "{nodata}");
+
+    // Outside the zone: forwarded to the upstream of the resolver configuration.
+    let outside = dig(dns, &["+short", "far.example"]);
+    assert_eq!(outside.trim(), "192.0.2.7");
+
+    // Inside a pod: resolv.conf, hosts file and hostname as kubelet makes them.
+    let log0 = wait_for("web-0's log", || {
+        let out = pg.kubectl(&["logs", "web-0"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("options").then_some(text)
+    });
+    assert!(
+        log0.starts_with("web-0.nginx.default.svc.cluster.local\n"),
+        "hostname -f: {log0}"
+    );
+    assert!(
+        log0.contains("search default.svc.cluster.local svc.cluster.local cluster.local")
+            && log0.contains(&format!("nameserver {}\n", dns.ip()))
+            && log0.contains("options ndots:5"),
+        "{log0}"
+    );
+
+    // busybox nslookup (FQDN) and glibc through the search path, from inside a pod.
+    if dns.port() == 53 {
+        let client = manifest(dir.path(), "client.yaml", CLIENT);
+        pg.kubectl_ok(&["apply", "-f", client.to_str().expect("utf-8")]);
+        let log = wait_for("the client's output", || {
+            let out = pg.kubectl(&["logs", "client"]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.contains("end").then_some(text)
+        });
+        let (nslookup, rest) = log.split_once("getent:").expect("sections");
+        assert!(
+            nslookup.contains(&format!("Address: {}", ips[1])),
+            "busybox nslookup: {log}"
+        );
+        let (getent, outside) = rest.split_once("outside:").expect("sections");
+        assert!(
+            getent.contains(&ips[1]) && getent.contains("web-1.nginx"),
+            "getent: {log}"
+        );
+        assert!(
+            outside.contains("192.0.2.7"),
+            "outside name from a pod: {log}"
+        );
+    }
+
+    // A scale-down shows in the answers.
+    pg.kubectl_ok(&["scale", "statefulset", "web", "--replicas=1"]);
+    wait_for("SRV after the scale-down", || {
+        let srv = dig(dns, &["SRV", "nginx.default.svc.cluster.local"]);
+        let a = section(&srv, "ANSWER");
+        (a.len() == 1 && a[0].ends_with("0 100 80 web-0.nginx.default.svc.cluster.local."))
+            .then_some(())
+    });
+    wait_for("web-2 gone from DNS", || {
+        dig(dns, &["web-2.nginx.default.svc.cluster.local"])
+            .contains("status: NXDOMAIN")
+            .then_some(())
+    });
+}
