@@ -26,7 +26,7 @@ pub struct ClusterView {
     services: Informer<Service>,
     slices: Informer<EndpointSlice>,
     sets: Informer<StatefulSet>,
-    namespaces: Informer<Namespace>,
+    namespaces: Option<Informer<Namespace>>,
     changed: Arc<Notify>,
     generation: Arc<watch::Sender<u64>>,
     _tasks: Arc<JoinSet<()>>,
@@ -35,6 +35,16 @@ pub struct ClusterView {
 impl ClusterView {
     /// Starts the watches (as background tasks) and returns the view; see [`ClusterView::ready`].
     pub fn start(client: kube::Client) -> Self {
+        Self::start_with(client, false)
+    }
+
+    /// Like [`ClusterView::start`], and watches Namespaces too (for cluster DNS, which tells an
+    /// existing namespace from a missing one).
+    pub fn start_with_namespaces(client: kube::Client) -> Self {
+        Self::start_with(client, true)
+    }
+
+    fn start_with(client: kube::Client, with_namespaces: bool) -> Self {
         let mut tasks = JoinSet::new();
         let changed = Arc::new(Notify::new());
         let generation = Arc::new(watch::Sender::new(0u64));
@@ -46,7 +56,8 @@ impl ClusterView {
         let services = watch_all::<Service>(&client, &wake, &mut tasks);
         let slices = watch_all::<EndpointSlice>(&client, &wake, &mut tasks);
         let sets = watch_all::<StatefulSet>(&client, &wake, &mut tasks);
-        let namespaces = watch_all::<Namespace>(&client, &wake, &mut tasks);
+        let namespaces =
+            with_namespaces.then(|| watch_all::<Namespace>(&client, &wake, &mut tasks));
         Self {
             pods,
             services,
@@ -65,7 +76,9 @@ impl ClusterView {
         self.services.ready().await;
         self.slices.ready().await;
         self.sets.ready().await;
-        self.namespaces.ready().await;
+        if let Some(n) = &self.namespaces {
+            n.ready().await;
+        }
     }
 
     /// Whether every cache has had its first complete list.
@@ -74,7 +87,7 @@ impl ClusterView {
             && self.services.is_ready()
             && self.slices.is_ready()
             && self.sets.is_ready()
-            && self.namespaces.is_ready()
+            && self.namespaces.as_ref().is_none_or(Informer::is_ready)
     }
 
     /// A pod by namespace and name.
@@ -131,9 +144,12 @@ impl ClusterView {
         self.slices.store().state()
     }
 
-    /// Every cached namespace.
+    /// Every cached namespace (none unless started with [`ClusterView::start_with_namespaces`]).
     pub fn namespaces(&self) -> Vec<Arc<Namespace>> {
-        self.namespaces.store().state()
+        self.namespaces
+            .as_ref()
+            .map(|n| n.store().state())
+            .unwrap_or_default()
     }
 
     /// A counter that moves on every change of any cache, for consumers that rebuild a derived

@@ -406,3 +406,64 @@ impl RequestHandler for ClusterDns {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::RData;
+    use hickory_proto::rr::rdata::A;
+
+    /// Sixty A records do not fit 512 bytes: whole records are cut, TC is due, and what is left
+    /// encodes within the limit and decodes again (no partial record left behind).
+    #[test]
+    fn udp_answers_are_cut_to_whole_records() {
+        let name = Name::from_ascii("big.default.svc.cluster.local.").unwrap();
+        let query = Query::query(name.clone(), RecordType::A);
+        let metadata = Metadata::new(7, MessageType::Response, OpCode::Query);
+        let mut answers: Vec<Record> = (0..60u8)
+            .map(|i| {
+                Record::from_rdata(
+                    name.clone(),
+                    5,
+                    RData::A(A(std::net::Ipv4Addr::new(127, 1, 0, i))),
+                )
+            })
+            .collect();
+        let mut authority = Vec::new();
+        let mut additionals = Vec::new();
+        let cut = fit(
+            &metadata,
+            &query,
+            None,
+            &mut answers,
+            &mut authority,
+            &mut additionals,
+            udp_limit(None),
+        );
+        assert!(cut);
+        assert!(!answers.is_empty() && answers.len() < 60);
+        let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+        m.add_query(query.clone());
+        m.add_answers(answers.iter().cloned());
+        let bytes = m.to_vec().unwrap();
+        assert!(bytes.len() <= 512, "{}", bytes.len());
+        assert_eq!(
+            Message::from_vec(&bytes).unwrap().answers.len(),
+            answers.len()
+        );
+
+        let mut few: Vec<Record> = answers[..3].to_vec();
+        let edns = Edns::new();
+        assert!(!fit(
+            &metadata,
+            &query,
+            Some(&edns),
+            &mut few,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            udp_limit(Some(&edns)),
+        ));
+        assert_eq!(few.len(), 3);
+    }
+}

@@ -110,7 +110,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let readiness = gateway::Readiness::default();
     let metrics = gateway::metrics::Metrics::new();
-    let cluster = ClusterView::start(client.clone());
+    let cluster = ClusterView::start_with_namespaces(client.clone());
     let dns = start_dns(&cluster, &opts.dns).await;
     let pod_dns = crate::node::PodDns {
         nameserver: dns.as_ref().map(|d| d.addr.ip()),
