@@ -15,6 +15,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::HttpService;
 use crate::auth::x509::ClientCertificate;
+use crate::machinery::status::Status;
 use crate::wire::body;
 
 /// Connection-level limits.
@@ -30,6 +31,9 @@ pub struct ServerLimits {
     pub http2_keep_alive: Duration,
     /// How long open connections may finish their requests at shutdown.
     pub shutdown_grace: Duration,
+    /// Whether credentials may arrive over plain HTTP from other hosts (a listener that serves
+    /// no TLS at all, inside a network that is trusted instead); otherwise they are refused.
+    pub remote_plain_credentials: bool,
 }
 
 impl Default for ServerLimits {
@@ -39,6 +43,7 @@ impl Default for ServerLimits {
             header_read_timeout: Duration::from_secs(30),
             http2_keep_alive: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            remote_plain_credentials: false,
         }
     }
 }
@@ -112,6 +117,7 @@ pub async fn serve(
                                     peer: Some(peer),
                                     tls: true,
                                     client_cert,
+                                    remote_plain_credentials: false,
                                 };
                                 let conn = builder
                                     .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
@@ -130,6 +136,7 @@ pub async fn serve(
                         peer: Some(peer),
                         tls: false,
                         client_cert: None,
+                        remote_plain_credentials: limits.remote_plain_credentials,
                     };
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
@@ -181,6 +188,7 @@ pub async fn serve_unix(
             peer: None,
             tls: false,
             client_cert: None,
+            remote_plain_credentials: true,
         };
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
@@ -241,14 +249,28 @@ struct PerConnection {
     peer: Option<SocketAddr>,
     tls: bool,
     client_cert: Option<ClientCertificate>,
+    remote_plain_credentials: bool,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnection {
     type Response = http::Response<body::Body>;
     type Error = std::convert::Infallible;
-    type Future = tower::util::Oneshot<HttpService, http::Request<body::Body>>;
+    type Future = futures::future::Either<
+        std::future::Ready<Result<Self::Response, Self::Error>>,
+        tower::util::Oneshot<HttpService, http::Request<body::Body>>,
+    >;
 
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        if !self.remote_plain_credentials
+            && credentials_in_clear_text(self.tls, self.peer, req.headers())
+        {
+            let status = Status::bad_request(
+                "credentials are refused over plain HTTP from another host: use https",
+            );
+            return futures::future::Either::Left(std::future::ready(Ok(crate::wire::synthetic(
+                status,
+            ))));
+        }
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(ClientAddr(peer));
         }
@@ -258,8 +280,23 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
         if let Some(cert) = &self.client_cert {
             req.extensions_mut().insert(cert.clone());
         }
-        tower::util::Oneshot::new(self.svc.clone(), req.map(incoming_body))
+        futures::future::Either::Right(tower::util::Oneshot::new(
+            self.svc.clone(),
+            req.map(incoming_body),
+        ))
     }
+}
+
+/// Whether a request sends a credential in clear text over the network: a bearer token (or any
+/// `Authorization`) on a plain-HTTP connection from a peer that is not this machine. Loopback
+/// and unix-socket clients may use plain HTTP, as `kubectl proxy`'s do.
+fn credentials_in_clear_text(
+    tls: bool,
+    peer: Option<SocketAddr>,
+    headers: &http::HeaderMap,
+) -> bool {
+    !tls && peer.is_some_and(|p| !p.ip().to_canonical().is_loopback())
+        && headers.contains_key(http::header::AUTHORIZATION)
 }
 
 /// Boxes hyper's request body into podgate's body type.
@@ -279,6 +316,35 @@ pub struct ClientAddr(pub SocketAddr);
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn credentials_travel_in_clear_text_only_to_loopback() {
+        let mut with_token = http::HeaderMap::new();
+        with_token.insert(http::header::AUTHORIZATION, "Bearer t".parse().unwrap());
+        let none = http::HeaderMap::new();
+        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let mapped_loopback: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        assert!(credentials_in_clear_text(false, Some(remote), &with_token));
+        assert!(
+            !credentials_in_clear_text(true, Some(remote), &with_token),
+            "TLS"
+        );
+        assert!(
+            !credentials_in_clear_text(false, Some(remote), &none),
+            "no credential"
+        );
+        assert!(!credentials_in_clear_text(false, Some(local), &with_token));
+        assert!(!credentials_in_clear_text(
+            false,
+            Some(mapped_loopback),
+            &with_token
+        ));
+        assert!(
+            !credentials_in_clear_text(false, None, &with_token),
+            "unix socket"
+        );
+    }
 
     /// A stack that answers every request with 200 `ok`.
     fn ok_service() -> HttpService {
