@@ -101,9 +101,9 @@ fn a_namespace_admin_cannot_grant_what_it_does_not_hold() {
         "a role with rules ann lacks was refused"
     );
     assert!(
-        stderr.contains(&format!(
-            "roles.rbac.authorization.k8s.io \"node-reader\" is forbidden: user \"ann\""
-        )) && stderr.contains(HEAD),
+        stderr
+            .contains("roles.rbac.authorization.k8s.io \"node-reader\" is forbidden: user \"ann\"")
+            && stderr.contains(HEAD),
         "{stderr}"
     );
     assert!(
