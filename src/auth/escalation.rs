@@ -398,13 +398,14 @@ mod tests {
             rule(&["*"], &["*"], &["*"]),
             rule(&[""], &["secrets"], &["get", "list"]),
         ];
+        // Sorted, as Go's string set lists them.
         let msg = escalation_message(&user, &owner, &wanted, "").unwrap();
         assert_eq!(
             msg,
             "user \"ann\" (groups=[\"dev\" \"system:authenticated\"]) is attempting to grant RBAC \
              permissions not currently held:\n\
-             {APIGroups:[\"*\"], Resources:[\"*\"], Verbs:[\"*\"]}\n\
-             {APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\" \"list\"]}"
+             {APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\" \"list\"]}\n\
+             {APIGroups:[\"*\"], Resources:[\"*\"], Verbs:[\"*\"]}"
         );
         assert_eq!(escalation_message(&user, &owner, &owner, ""), None);
     }
