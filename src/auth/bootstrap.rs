@@ -37,7 +37,6 @@ fn urls(paths: &[&str], verbs: &[&str]) -> PolicyRule {
 }
 
 const READ: &[&str] = &["get", "list", "watch"];
-const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
 const ALL: &[&str] = &[
     "create",
     "delete",
