@@ -400,6 +400,7 @@ async fn modify(
     req: &Request,
     part: Part,
     change: impl FnOnce(&Value) -> Result<Value, Status> + Send + 'static,
+    guard: Option<Guard>,
 ) -> Result<Written, Status> {
     let name = req.name()?.to_string();
     let k = key(def, req.namespace(), &name);
@@ -409,6 +410,9 @@ async fn modify(
     let f: crate::store::MutateFn = Box::new(move |cur| {
         let cur = cur.ok_or_else(|| Status::not_found(def.plural, def.group, &name))?;
         let incoming = change(cur)?;
+        if let Some(g) = &guard {
+            g(&incoming)?;
+        }
         let (m, warns) = prepare_update(def, part, cur, incoming, fields)?;
         *w.lock() = warns;
         Ok(m)
@@ -426,6 +430,10 @@ async fn modify(
     })
 }
 
+/// A check of the object a write is about to store, run inside the store's writer (so that
+/// what was checked beforehand is what gets stored).
+pub type Guard = Box<dyn Fn(&Value) -> Result<(), Status> + Send + 'static>;
+
 /// PUT: replace an object (or its status).
 pub async fn update(
     store: &Store,
@@ -433,6 +441,18 @@ pub async fn update(
     req: &Request,
     part: Part,
     body: Value,
+) -> Result<Written, Status> {
+    update_guarded(store, def, req, part, body, None).await
+}
+
+/// PUT, with a [`Guard`] on the object stored.
+pub async fn update_guarded(
+    store: &Store,
+    def: &'static ResourceDef,
+    req: &Request,
+    part: Part,
+    body: Value,
+    guard: Option<Guard>,
 ) -> Result<Written, Status> {
     let mut obj = body;
     check_envelope(def, &mut obj, def.kind, &def.api_version())?;
@@ -449,7 +469,7 @@ pub async fn update(
         }
         _ => {}
     }
-    modify(store, def, req, part, move |_| Ok(obj)).await
+    modify(store, def, req, part, move |_| Ok(obj), guard).await
 }
 
 /// PATCH: apply a patch to an object (or its status).
@@ -461,16 +481,36 @@ pub async fn patch(
     patch_type: PatchType,
     body: &[u8],
 ) -> Result<Written, Status> {
+    patch_guarded(store, def, req, part, patch_type, body, None).await
+}
+
+/// PATCH, with a [`Guard`] on the object stored.
+pub async fn patch_guarded(
+    store: &Store,
+    def: &'static ResourceDef,
+    req: &Request,
+    part: Part,
+    patch_type: PatchType,
+    body: &[u8],
+    guard: Option<Guard>,
+) -> Result<Written, Status> {
     let p = patch::parse_body(patch_type, body)?;
     let kind = def.kind;
-    modify(store, def, req, part, move |cur| {
-        let mut patched = patch::apply(patch_type, cur, &p, kind)?;
-        // A patch that does not name a resourceVersion applies to whatever is current.
-        if p.pointer("/metadata/resourceVersion").is_none() {
-            meta_mut(&mut patched).remove("resourceVersion");
-        }
-        Ok(patched)
-    })
+    modify(
+        store,
+        def,
+        req,
+        part,
+        move |cur| {
+            let mut patched = patch::apply(patch_type, cur, &p, kind)?;
+            // A patch that does not name a resourceVersion applies to whatever is current.
+            if p.pointer("/metadata/resourceVersion").is_none() {
+                meta_mut(&mut patched).remove("resourceVersion");
+            }
+            Ok(patched)
+        },
+        guard,
+    )
     .await
 }
 
@@ -715,45 +755,52 @@ pub async fn write_scale(
         None => super::parse_json(content_type, body)?,
         Some(t) => patch::parse_body(t, body)?,
     };
-    let written = modify(store, def, req, Part::Main, move |cur| {
-        let scale = match patch_type {
-            None => incoming,
-            Some(t) => patch::apply(t, &scale_of(cur), &incoming, "Scale")?,
-        };
-        let replicas = scale
-            .pointer("/spec/replicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        if replicas < 0 {
-            return Err(Status::invalid(
-                "Scale",
-                "autoscaling",
-                meta_str(cur, "name").unwrap_or(""),
-                vec![crate::machinery::status::FieldError::invalid(
-                    "spec.replicas",
-                    &replicas.to_string(),
-                    "must be greater than or equal to 0",
-                )],
-            ));
-        }
-        if let Some(rv) = scale
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            && rv != meta_str(cur, "resourceVersion").unwrap_or("")
-        {
-            return Err(Status::conflict(
-                "statefulsets",
-                "apps",
-                meta_str(cur, "name").unwrap_or(""),
-                Status::MODIFIED,
-            ));
-        }
-        let mut next = cur.clone();
-        next["spec"]["replicas"] = json!(replicas);
-        meta_mut(&mut next).remove("resourceVersion");
-        Ok(next)
-    })
+    let written = modify(
+        store,
+        def,
+        req,
+        Part::Main,
+        move |cur| {
+            let scale = match patch_type {
+                None => incoming,
+                Some(t) => patch::apply(t, &scale_of(cur), &incoming, "Scale")?,
+            };
+            let replicas = scale
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if replicas < 0 {
+                return Err(Status::invalid(
+                    "Scale",
+                    "autoscaling",
+                    meta_str(cur, "name").unwrap_or(""),
+                    vec![crate::machinery::status::FieldError::invalid(
+                        "spec.replicas",
+                        &replicas.to_string(),
+                        "must be greater than or equal to 0",
+                    )],
+                ));
+            }
+            if let Some(rv) = scale
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                && rv != meta_str(cur, "resourceVersion").unwrap_or("")
+            {
+                return Err(Status::conflict(
+                    "statefulsets",
+                    "apps",
+                    meta_str(cur, "name").unwrap_or(""),
+                    Status::MODIFIED,
+                ));
+            }
+            let mut next = cur.clone();
+            next["spec"]["replicas"] = json!(replicas);
+            meta_mut(&mut next).remove("resourceVersion");
+            Ok(next)
+        },
+        None,
+    )
     .await?;
     Ok(scale_of(&written.object))
 }

@@ -11,6 +11,7 @@ pub mod handlers;
 mod logs;
 pub mod meta;
 pub mod openapi;
+mod rbacguard;
 pub mod registry;
 pub mod request;
 pub mod strategy;
@@ -334,8 +335,13 @@ impl ApiServer {
                 Ok(resp)
             }
             (None, "create") => {
-                let written =
-                    handlers::create(store, def, &r, parse_json(&content_type, &body)?).await?;
+                let obj = parse_json(&content_type, &body)?;
+                if rbacguard::guarded(def)
+                    && let Some(apis) = self.inner.auth.get()
+                {
+                    rbacguard::check(&*apis.authz, store, def, &r, user.as_ref(), &obj).await?;
+                }
+                let written = handlers::create(store, def, &r, obj).await?;
                 Ok(written_response(StatusCode::CREATED, written))
             }
             (None | Some("status"), "update") => {
@@ -344,9 +350,14 @@ impl ApiServer {
                 } else {
                     Part::Main
                 };
-                let written =
-                    handlers::update(store, def, &r, part, parse_json(&content_type, &body)?)
-                        .await?;
+                let obj = parse_json(&content_type, &body)?;
+                let guard = match self.inner.auth.get() {
+                    Some(apis) if rbacguard::guarded(def) && sub.is_none() => {
+                        rbacguard::check(&*apis.authz, store, def, &r, user.as_ref(), &obj).await?
+                    }
+                    _ => None,
+                };
+                let written = handlers::update_guarded(store, def, &r, part, obj, guard).await?;
                 Ok(written_response(StatusCode::OK, written))
             }
             (None | Some("status"), "patch") => {
@@ -363,11 +374,28 @@ impl ApiServer {
                         "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
                     ));
                 }
-                let result = handlers::patch(store, def, &r, part, pt, &body).await;
+                let apis = self.inner.auth.get().filter(|_| rbacguard::guarded(def));
+                let guard = match (apis, sub.is_none()) {
+                    (Some(apis), true) => match handlers::get(store, def, &r) {
+                        Ok(cur) => {
+                            let p = patch::parse_body(pt, &body)?;
+                            let obj = patch::apply(pt, &cur, &p, def.kind)?;
+                            rbacguard::check(&*apis.authz, store, def, &r, user.as_ref(), &obj)
+                                .await?
+                        }
+                        Err(_) => None,
+                    },
+                    _ => None,
+                };
+                let result = handlers::patch_guarded(store, def, &r, part, pt, &body, guard).await;
                 let written = match result {
                     // Server-side apply creates what does not exist yet.
                     Err(e) if e.code == 404 && pt == patch::PatchType::Apply && sub.is_none() => {
                         let obj = patch::parse_body(pt, &body)?;
+                        if let Some(apis) = apis {
+                            rbacguard::check(&*apis.authz, store, def, &r, user.as_ref(), &obj)
+                                .await?;
+                        }
                         handlers::create(store, def, &r, obj).await?
                     }
                     other => other?,

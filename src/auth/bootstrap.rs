@@ -391,6 +391,17 @@ mod tests {
 
     #[test]
     fn default_roles_grant_what_kubernetes_grants() {
+        // Since Kubernetes 1.22 (CVE-2021-25740) edit and admin only read Endpoints and
+        // EndpointSlices: a writer could point a Service at another namespace's pods.
+        for name in ["edit", "admin"] {
+            let r = role(name);
+            assert!(allows(&r, "get", "", "endpoints", ""), "{name}");
+            for (group, res) in [("", "endpoints"), ("discovery.k8s.io", "endpointslices")] {
+                for verb in ["create", "update", "patch", "delete"] {
+                    assert!(!allows(&r, verb, group, res, ""), "{name} {verb} {res}");
+                }
+            }
+        }
         let basic = role("system:basic-user");
         assert!(allows(
             &basic,

@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod client;
 pub mod delegated;
+pub mod escalation;
 pub mod impersonate;
 pub mod rbac;
 pub mod requestinfo;
