@@ -125,15 +125,15 @@ fn uses_in(room: &str, rel: &str, text: &str) -> Vec<Use> {
         }
         let code = code_of(line);
         let at = format!("src/{rel}:{}", n + 1);
-        if let Some(name) = super_to_root(rel, code) {
-            if name != room {
-                out.push(Use {
-                    from: room.into(),
-                    to: name,
-                    at: at.clone(),
-                    test,
-                });
-            }
+        if let Some(name) = super_to_root(rel, code)
+            && name != room
+        {
+            out.push(Use {
+                from: room.into(),
+                to: name,
+                at: at.clone(),
+                test,
+            });
         }
         let mut rest = code;
         while let Some(i) = rest.find("crate::") {

@@ -530,6 +530,7 @@ pub fn hostname() -> String {
 mod tests {
     use super::*;
     use crate::node::mounts::BindRequest;
+    use std::path::Path;
     use tokio::io::AsyncReadExt;
 
     fn sh(script: &str, env: Vec<(String, String)>, placement: Placement) -> SpawnSpec {
