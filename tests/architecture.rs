@@ -54,7 +54,7 @@ const ROOMS: &[(&str, &[&str])] = &[
         "gateway",
         &["auth", "cluster", "tls", "secrets", "machinery", "wire"],
     ),
-    ("controller", &["machinery"]),
+    ("controller", &["cluster", "machinery"]),
     ("node", &["tls", "secrets", "machinery", "wire"]),
     // Shared rooms: who may do what, the watch cache, the durable store.
     ("auth", &["cluster", "secrets", "machinery", "wire"]),

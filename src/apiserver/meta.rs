@@ -18,15 +18,7 @@ pub fn random_suffix() -> String {
 
 /// A random RFC 4122 version-4 UUID string.
 pub fn new_uid() -> String {
-    let b: [u8; 16] = rand::rng().random();
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-        u16::from_be_bytes([b[4], b[5]]),
-        u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
-        (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
-        u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]])
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Now, as Kubernetes writes timestamps (RFC 3339, seconds, UTC).

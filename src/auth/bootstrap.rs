@@ -37,7 +37,6 @@ fn urls(paths: &[&str], verbs: &[&str]) -> PolicyRule {
 }
 
 const READ: &[&str] = &["get", "list", "watch"];
-const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
 const ALL: &[&str] = &[
     "create",
     "delete",
@@ -84,6 +83,9 @@ fn view_rules() -> Vec<PolicyRule> {
     ]
 }
 
+/// `edit`: `view` plus writes. Endpoints and EndpointSlices stay read-only, as in Kubernetes
+/// since 1.22 (CVE-2021-25740): whoever writes them can point a Service, and so the gateway, at
+/// pods of other namespaces or at the host.
 fn edit_rules() -> Vec<PolicyRule> {
     let mut rules = view_rules();
     rules.extend([
@@ -96,7 +98,6 @@ fn edit_rules() -> Vec<PolicyRule> {
                 "services",
                 "services/proxy",
                 "configmaps",
-                "endpoints",
                 "persistentvolumeclaims",
                 "serviceaccounts",
             ],
@@ -109,7 +110,6 @@ fn edit_rules() -> Vec<PolicyRule> {
             &["statefulsets", "statefulsets/scale", "controllerrevisions"],
             ALL,
         ),
-        rule(&["discovery.k8s.io"], &["endpointslices"], WRITE),
         rule(&["coordination.k8s.io"], &["leases"], ALL),
     ]);
     rules
@@ -364,6 +364,29 @@ mod tests {
             ..Attributes::default()
         };
         rules.iter().any(|r| rule_allows(&a, r))
+    }
+
+    #[test]
+    fn edit_and_admin_only_read_endpoints() {
+        for name in ["edit", "admin"] {
+            let rules = role(name);
+            assert!(allows(&rules, "get", "", "endpoints", ""), "{name}");
+            assert!(
+                allows(&rules, "list", "discovery.k8s.io", "endpointslices", ""),
+                "{name}"
+            );
+            for verb in ["create", "update", "patch", "delete"] {
+                assert!(
+                    !allows(&rules, verb, "", "endpoints", ""),
+                    "{name} {verb} endpoints"
+                );
+                assert!(
+                    !allows(&rules, verb, "discovery.k8s.io", "endpointslices", ""),
+                    "{name} {verb} endpointslices"
+                );
+            }
+            assert!(allows(&rules, "create", "", "configmaps", ""), "{name}");
+        }
     }
 
     #[test]

@@ -185,6 +185,9 @@ pub async fn resolve(
         Err(e) => return Err(crate::wire::synthetic(Status::internal(e))),
     };
     if asks.is_empty() {
+        // Headers that ask for nothing (`Impersonate-User: ""`) change nothing, and still
+        // never travel on.
+        strip_headers(req.headers_mut());
         return Ok(());
     }
     let Some(requester) = req.extensions().get::<UserInfo>().cloned() else {
@@ -275,6 +278,16 @@ mod tests {
         r.extensions_mut()
             .insert(UserInfo::new("admin", vec!["ops".into()]));
         r
+    }
+
+    #[tokio::test]
+    async fn an_empty_impersonate_user_changes_nothing_and_is_removed() {
+        let authz = Allow(vec![]);
+        let mut r = req(&[("Impersonate-User", ""), ("Impersonate-Uid", "")]);
+        resolve(&authz, &mut r).await.unwrap();
+        assert_eq!(r.extensions().get::<UserInfo>().unwrap().name, "admin");
+        assert!(r.headers().get("impersonate-user").is_none());
+        assert!(r.headers().get("impersonate-uid").is_none());
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use ring::signature::{self, Ed25519KeyPair, KeyPair};
@@ -129,15 +129,13 @@ impl SigningKey {
     }
 }
 
+/// A PKCS#8 key as PEM text.
 fn pem_encode(der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or(""));
-        out.push('\n');
-    }
-    out.push_str("-----END PRIVATE KEY-----\n");
-    out
+    let pem = pem::Pem::new("PRIVATE KEY", der);
+    pem::encode_config(
+        &pem,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }
 
 // === Claims ===
@@ -338,18 +336,7 @@ impl Issuer {
 
 /// 16 random bytes as a version-4 UUID string.
 fn uuid_text(b: &[u8; 16]) -> String {
-    let mut b = *b;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Builder::from_random_bytes(*b).into_uuid().to_string()
 }
 
 /// The audiences both lists name, in the order of `a`.

@@ -1,9 +1,10 @@
 //! The watch cache, the view of the cluster that rooms read instead of calling the API (it uses
-//! only `machinery`): reflector caches over pods, services, endpoint slices and
-//! StatefulSets, fed by watches through `kube::Client`. Requests resolve from these caches; no
-//! request makes an API call.
+//! only `machinery`). [`informer`] is its one implementation — a reflector per kind fed by a
+//! watch through `kube::Client`, change notices, readiness every waiter sees — which the
+//! controllers and `auth` use directly; [`ClusterView`] is the gateway's view over pods,
+//! services, endpoint slices and StatefulSets. No request makes an API call.
 
-pub mod filled;
+pub mod informer;
 
 use std::sync::Arc;
 
@@ -12,69 +13,75 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
-/// Cached cluster state, cheap to clone.
+use informer::Informer;
+
+/// Cached cluster state, cheap to clone. The watches stop when the last clone is dropped.
 #[derive(Clone)]
 pub struct ClusterView {
-    pods: Store<Pod>,
-    services: Store<Service>,
-    slices: Store<EndpointSlice>,
-    sets: Store<StatefulSet>,
+    pods: Informer<Pod>,
+    services: Informer<Service>,
+    slices: Informer<EndpointSlice>,
+    sets: Informer<StatefulSet>,
     changed: Arc<Notify>,
-    filled: filled::Filled,
+    _tasks: Arc<JoinSet<()>>,
 }
 
 impl ClusterView {
     /// Starts the watches (as background tasks) and returns the view; see [`ClusterView::ready`].
     pub fn start(client: kube::Client) -> Self {
+        let mut tasks = JoinSet::new();
         let changed = Arc::new(Notify::new());
-        let pods = reflect::<Pod>(&client, changed.clone());
-        let services = reflect::<Service>(&client, changed.clone());
-        let slices = reflect::<EndpointSlice>(&client, changed.clone());
-        let sets = reflect::<StatefulSet>(&client, changed.clone());
-        let stores = (pods.clone(), services.clone(), slices.clone(), sets.clone());
-        let filled = filled::Filled::spawn(async move {
-            let _ = stores.0.wait_until_ready().await;
-            let _ = stores.1.wait_until_ready().await;
-            let _ = stores.2.wait_until_ready().await;
-            let _ = stores.3.wait_until_ready().await;
-        });
+        let pods = watch_all::<Pod>(&client, &changed, &mut tasks);
+        let services = watch_all::<Service>(&client, &changed, &mut tasks);
+        let slices = watch_all::<EndpointSlice>(&client, &changed, &mut tasks);
+        let sets = watch_all::<StatefulSet>(&client, &changed, &mut tasks);
         Self {
             pods,
             services,
             slices,
             sets,
             changed,
-            filled,
+            _tasks: Arc::new(tasks),
         }
     }
 
     /// Waits until every cache has its first complete list (any number of callers at once).
     pub async fn ready(&self) {
-        self.filled.wait().await;
+        self.pods.ready().await;
+        self.services.ready().await;
+        self.slices.ready().await;
+        self.sets.ready().await;
     }
 
     /// A pod by namespace and name.
     pub fn pod(&self, namespace: &str, name: &str) -> Option<Arc<Pod>> {
-        self.pods.get(&ObjectRef::new(name).within(namespace))
+        self.pods
+            .store()
+            .get(&ObjectRef::new(name).within(namespace))
     }
 
     /// A service by namespace and name.
     pub fn service(&self, namespace: &str, name: &str) -> Option<Arc<Service>> {
-        self.services.get(&ObjectRef::new(name).within(namespace))
+        self.services
+            .store()
+            .get(&ObjectRef::new(name).within(namespace))
     }
 
     /// A StatefulSet by namespace and name.
     pub fn statefulset(&self, namespace: &str, name: &str) -> Option<Arc<StatefulSet>> {
-        self.sets.get(&ObjectRef::new(name).within(namespace))
+        self.sets
+            .store()
+            .get(&ObjectRef::new(name).within(namespace))
     }
 
     /// The endpoint slices of a service (label `kubernetes.io/service-name`).
     pub fn slices_of(&self, namespace: &str, service: &str) -> Vec<Arc<EndpointSlice>> {
         self.slices
+            .store()
             .state()
             .into_iter()
             .filter(|s| {
@@ -91,7 +98,7 @@ impl ClusterView {
 
     /// Every cached pod.
     pub fn pods(&self) -> Vec<Arc<Pod>> {
-        self.pods.state()
+        self.pods.store().state()
     }
 
     /// Resolves when any cached object changes next (for requests that wait for a pod).
@@ -100,8 +107,12 @@ impl ClusterView {
     }
 }
 
-/// Starts one reflector; every applied or deleted object wakes the waiters.
-fn reflect<K>(client: &kube::Client, changed: Arc<Notify>) -> Store<K>
+/// Watches every object of kind `K` on `tasks`; each change wakes the waiters of `changed`.
+fn watch_all<K>(
+    client: &kube::Client,
+    changed: &Arc<Notify>,
+    tasks: &mut JoinSet<()>,
+) -> Informer<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -111,21 +122,14 @@ where
         + Sync
         + 'static,
 {
-    let (reader, writer) = reflector::store::<K>();
-    let api: Api<K> = Api::all(client.clone());
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer);
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(_) => changed.notify_waiters(),
-                Err(e) => {
-                    tracing::warn!(error = %e, kind = K::kind(&()).as_ref(), "cluster view watch failed; retrying")
-                }
-            }
+    let informer = Informer::spawn(Api::<K>::all(client.clone()), tasks);
+    let changes = informer.subscribe();
+    let changed = changed.clone();
+    tasks.spawn(async move {
+        let mut changes = std::pin::pin!(changes);
+        while changes.next().await.is_some() {
+            changed.notify_waiters();
         }
     });
-    reader
+    informer
 }

@@ -22,9 +22,9 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::informer::Change;
 use super::work::{self, requests};
 use super::{Caches, Error};
+use crate::cluster::informer::Change;
 
 /// The label naming a slice's service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";

@@ -23,8 +23,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::Error;
-use super::informer::{Change, Informer};
 use super::kinds::{Kind, discover};
+use crate::cluster::informer::{Change, Informer};
 
 /// The finalizer of a foreground deletion.
 pub const FOREGROUND: &str = "foregroundDeletion";

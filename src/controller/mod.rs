@@ -3,13 +3,12 @@
 //! ownerReference garbage collector and namespace deletion.
 //!
 //! Every controller talks to the API only through a `kube::Client`: it reads from shared
-//! reflector caches ([`informer`]) and writes to the API, so the same controllers run against
+//! reflector caches ([`crate::cluster::informer`]) and writes to the API, so the same controllers run against
 //! the embedded API server and against a real cluster.
 
 pub mod endpoints;
 pub mod events;
 pub mod gc;
-pub mod informer;
 pub mod kinds;
 pub mod namespace;
 pub mod statefulset;
@@ -27,7 +26,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
 use tokio::task::JoinSet;
 
-use informer::Informer;
+use crate::cluster::informer::Informer;
 
 /// An error of a reconcile: the API's, or the controller's own.
 #[derive(Debug, thiserror::Error)]

@@ -15,10 +15,10 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
-use super::informer::Change;
 use super::kinds::{Kind, discover};
 use super::work::{self, requests};
 use super::{Caches, Error};
+use crate::cluster::informer::Change;
 
 /// The finalizer namespace deletion owns.
 pub const FINALIZER: &str = "kubernetes";

@@ -17,7 +17,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use parking_lot::Mutex;
 
 use super::Error;
-use super::informer::Change;
+use crate::cluster::informer::Change;
 
 /// The first retry delay after an error.
 const BACKOFF_BASE: Duration = Duration::from_millis(10);

@@ -381,7 +381,11 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "h" => n * 3600.0,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    // `try_`: a value too large for a `Duration` is refused, not a panic.
+    if !(secs.is_finite() && secs >= 0.0) {
+        return None;
+    }
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 fn upstream_uri(u: &Upstream, path_and_query: String) -> Result<http::Uri, Status> {
@@ -498,6 +502,12 @@ mod tests {
         assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
         assert_eq!(parse_duration("x"), None);
         assert_eq!(parse_duration("-1s"), None);
+        assert_eq!(
+            parse_duration("99999999999999999999"),
+            None,
+            "too large: refused, no panic"
+        );
+        assert_eq!(parse_duration("1e400"), None);
     }
 
     #[test]

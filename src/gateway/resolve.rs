@@ -26,6 +26,8 @@ pub enum AddressPolicy {
 impl AddressPolicy {
     /// Whether `ip` may be dialed.
     pub fn allows(self, ip: IpAddr) -> bool {
+        // `::ffff:127.0.0.1` is 127.0.0.1 on the wire: judge the IPv4 address it carries.
+        let ip = ip.to_canonical();
         match self {
             AddressPolicy::Loopback => match ip {
                 IpAddr::V4(v4) => v4.is_loopback() && v4.octets() != [127, 0, 0, 1],
@@ -418,9 +420,15 @@ mod tests {
             "224.0.0.1",
             "fe80::1",
             "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
         ] {
             assert!(!cluster.allows(bad.parse().unwrap()), "{bad}");
         }
+        // IPv4-mapped addresses are judged as the IPv4 address they carry.
+        assert!(!loopback.allows("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!loopback.allows("::ffff:169.254.169.254".parse().unwrap()));
+        assert!(cluster.allows("::ffff:10.0.0.1".parse().unwrap()));
     }
 
     #[test]

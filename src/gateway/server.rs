@@ -15,6 +15,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::HttpService;
 use crate::auth::x509::ClientCertificate;
+use crate::machinery::status::Status;
 use crate::wire::body;
 
 /// Connection-level limits.
@@ -22,10 +23,17 @@ use crate::wire::body;
 pub struct ServerLimits {
     /// Most connections open at once; further clients wait in the accept queue.
     pub max_connections: usize,
-    /// How long a client may take to send request headers.
+    /// How long a client may take to send request headers, and to send its first byte: a
+    /// silent connection is closed after it instead of holding a connection slot forever.
     pub header_read_timeout: Duration,
+    /// How often an HTTP/2 connection is pinged, and how long the answer may take: a peer that
+    /// no longer answers is closed.
+    pub http2_keep_alive: Duration,
     /// How long open connections may finish their requests at shutdown.
     pub shutdown_grace: Duration,
+    /// Whether credentials may arrive over plain HTTP from other hosts (a listener that serves
+    /// no TLS at all, inside a network that is trusted instead); otherwise they are refused.
+    pub remote_plain_credentials: bool,
 }
 
 impl Default for ServerLimits {
@@ -33,7 +41,9 @@ impl Default for ServerLimits {
         Self {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(30),
+            http2_keep_alive: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            remote_plain_credentials: false,
         }
     }
 }
@@ -76,7 +86,14 @@ pub async fn serve(
         open.inc();
         // The TLS handshake (if any) runs in the connection's own task, never in the accept loop.
         tokio::spawn(async move {
-            let result = match (acceptor, is_tls(&stream).await) {
+            let Ok(tls) = tokio::time::timeout(limits.header_read_timeout, is_tls(&stream)).await
+            else {
+                tracing::debug!(%peer, "closing a connection that sent nothing");
+                open.dec();
+                drop(permit);
+                return;
+            };
+            let result = match (acceptor, tls) {
                 // Boxed: a TLS connection's state is several times a plain one's, and every
                 // connection task would otherwise reserve room for it (RSS per connection).
                 (Some(acceptor), true) => {
@@ -100,6 +117,7 @@ pub async fn serve(
                                     peer: Some(peer),
                                     tls: true,
                                     client_cert,
+                                    remote_plain_credentials: false,
                                 };
                                 let conn = builder
                                     .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
@@ -118,6 +136,7 @@ pub async fn serve(
                         peer: Some(peer),
                         tls: false,
                         client_cert: None,
+                        remote_plain_credentials: limits.remote_plain_credentials,
                     };
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
@@ -169,6 +188,7 @@ pub async fn serve_unix(
             peer: None,
             tls: false,
             client_cert: None,
+            remote_plain_credentials: true,
         };
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
@@ -199,6 +219,8 @@ fn connection_builder(limits: &ServerLimits) -> Arc<auto::Builder<TokioExecutor>
     builder
         .http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(limits.http2_keep_alive)
+        .keep_alive_timeout(limits.http2_keep_alive)
         .max_header_list_size(64 * 1024);
     Arc::new(builder)
 }
@@ -227,14 +249,28 @@ struct PerConnection {
     peer: Option<SocketAddr>,
     tls: bool,
     client_cert: Option<ClientCertificate>,
+    remote_plain_credentials: bool,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnection {
     type Response = http::Response<body::Body>;
     type Error = std::convert::Infallible;
-    type Future = tower::util::Oneshot<HttpService, http::Request<body::Body>>;
+    type Future = futures::future::Either<
+        std::future::Ready<Result<Self::Response, Self::Error>>,
+        tower::util::Oneshot<HttpService, http::Request<body::Body>>,
+    >;
 
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        if !self.remote_plain_credentials
+            && credentials_in_clear_text(self.tls, self.peer, req.headers())
+        {
+            let status = Status::bad_request(
+                "credentials are refused over plain HTTP from another host: use https",
+            );
+            return futures::future::Either::Left(std::future::ready(Ok(crate::wire::synthetic(
+                status,
+            ))));
+        }
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(ClientAddr(peer));
         }
@@ -244,8 +280,23 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
         if let Some(cert) = &self.client_cert {
             req.extensions_mut().insert(cert.clone());
         }
-        tower::util::Oneshot::new(self.svc.clone(), req.map(incoming_body))
+        futures::future::Either::Right(tower::util::Oneshot::new(
+            self.svc.clone(),
+            req.map(incoming_body),
+        ))
     }
+}
+
+/// Whether a request sends a credential in clear text over the network: a bearer token (or any
+/// `Authorization`) on a plain-HTTP connection from a peer that is not this machine. Loopback
+/// and unix-socket clients may use plain HTTP, as `kubectl proxy`'s do.
+fn credentials_in_clear_text(
+    tls: bool,
+    peer: Option<SocketAddr>,
+    headers: &http::HeaderMap,
+) -> bool {
+    !tls && peer.is_some_and(|p| !p.ip().to_canonical().is_loopback())
+        && headers.contains_key(http::header::AUTHORIZATION)
 }
 
 /// Boxes hyper's request body into podgate's body type.
@@ -260,3 +311,108 @@ pub struct TlsConnection;
 /// The client's socket address, as a request extension.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn credentials_travel_in_clear_text_only_to_loopback() {
+        let mut with_token = http::HeaderMap::new();
+        with_token.insert(http::header::AUTHORIZATION, "Bearer t".parse().unwrap());
+        let none = http::HeaderMap::new();
+        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let mapped_loopback: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        assert!(credentials_in_clear_text(false, Some(remote), &with_token));
+        assert!(
+            !credentials_in_clear_text(true, Some(remote), &with_token),
+            "TLS"
+        );
+        assert!(
+            !credentials_in_clear_text(false, Some(remote), &none),
+            "no credential"
+        );
+        assert!(!credentials_in_clear_text(false, Some(local), &with_token));
+        assert!(!credentials_in_clear_text(
+            false,
+            Some(mapped_loopback),
+            &with_token
+        ));
+        assert!(
+            !credentials_in_clear_text(false, None, &with_token),
+            "unix socket"
+        );
+    }
+
+    /// A stack that answers every request with 200 `ok`.
+    fn ok_service() -> HttpService {
+        tower::util::BoxCloneSyncService::new(tower::service_fn(|_req| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(body::full("ok")))
+        }))
+    }
+
+    /// Silent connections do not lock clients out, and are closed after the header timeout.
+    #[tokio::test]
+    async fn silent_connections_are_closed_and_clients_still_served() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = ServerLimits {
+            max_connections: 300,
+            header_read_timeout: Duration::from_millis(300),
+            ..ServerLimits::default()
+        };
+        let (_stop, shutdown) = watch::channel(false);
+        let open = Gauge::<i64, AtomicI64>::default();
+        tokio::spawn(serve(
+            listener,
+            ok_service(),
+            None,
+            limits,
+            open.clone(),
+            shutdown,
+        ));
+
+        // More silent sockets than there are connection slots.
+        let mut silent = Vec::new();
+        for _ in 0..400 {
+            silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        // A real client is served once the silent ones time out.
+        let client = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+                c.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut answer = String::new();
+                if c.read_to_string(&mut answer).await.is_ok() && answer.ends_with("ok") {
+                    return answer;
+                }
+            }
+        })
+        .await
+        .expect("a client is served despite the silent connections");
+        assert!(client.starts_with("HTTP/1.1 200"), "{client}");
+
+        // Every silent socket was closed by the server (EOF), none is still held open.
+        for mut s in silent {
+            let mut buf = [0u8; 1];
+            let n = tokio::time::timeout(Duration::from_secs(20), s.read(&mut buf))
+                .await
+                .expect("the server closes a silent connection")
+                .unwrap_or(0);
+            assert_eq!(n, 0);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while open.get() != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "open connections: {}",
+                open.get()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

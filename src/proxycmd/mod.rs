@@ -166,11 +166,17 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {addr}"))?;
             println!("Starting to serve on {}", listener.local_addr()?);
+            // Without TLS of its own (in a cluster, behind its Service), tokens arrive in plain
+            // HTTP by design; with TLS, plain-HTTP credentials from other hosts are refused.
+            let limits = gateway::server::ServerLimits {
+                remote_plain_credentials: tls.is_none(),
+                ..Default::default()
+            };
             tokio::spawn(gateway::server::serve(
                 listener,
                 stack,
                 tls,
-                Default::default(),
+                limits,
                 metrics.open_connections.clone(),
                 shutdown_rx.clone(),
             ))

@@ -46,8 +46,8 @@ const ADMIN_USER: &str = "podgate-admin";
 
 /// Runs `podgate up` until SIGINT or SIGTERM.
 pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&opts.state_dir)
-        .with_context(|| format!("creating the state dir {}", opts.state_dir.display()))?;
+    // Secrets, the database, logs and volumes live here: only podgate's user may enter.
+    crate::secrets::private_dir(&opts.state_dir)?;
     let token = ensure_token(&opts.state_dir)?;
     let tokens = load_tokens(
         &opts.state_dir.join("tokens.csv"),
@@ -70,6 +70,7 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
     write_kubeconfig(&opts.state_dir, listen, &token, &tls.ca_pem)?;
 
     let db = opts.state_dir.join("state.db");
+    crate::secrets::private_file(&db).with_context(|| format!("opening {}", db.display()))?;
     let store =
         tokio::task::spawn_blocking(move || Store::open(&db, store::DEFAULT_HISTORY)).await??;
     let api = ApiServer::new(

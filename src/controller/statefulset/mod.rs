@@ -28,8 +28,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::Caches;
 use super::events::Recorder;
-use super::informer::Change;
 use super::work::{self, requests};
+use crate::cluster::informer::Change;
 
 /// The `source.component` of this controller's events.
 pub const COMPONENT: &str = "statefulset-controller";

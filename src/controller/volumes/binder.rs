@@ -18,8 +18,8 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::matching::{best_match, bound_to, claim_class};
 use super::{Context, PROVISIONER};
+use crate::cluster::informer::Change;
 use crate::controller::events::EventType;
-use crate::controller::informer::Change;
 use crate::controller::work::{Requests, requests};
 use crate::controller::{Caches, Error};
 

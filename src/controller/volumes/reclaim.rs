@@ -13,8 +13,8 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
 use super::Context;
+use crate::cluster::informer::Change;
 use crate::controller::events::EventType;
-use crate::controller::informer::Change;
 use crate::controller::work::{Requests, requests};
 use crate::controller::{Caches, Error};
 

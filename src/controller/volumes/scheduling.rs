@@ -21,8 +21,8 @@ use serde_json::json;
 
 use super::Context;
 use super::binder::claims_of;
+use crate::cluster::informer::Change;
 use crate::controller::events::EventType;
-use crate::controller::informer::Change;
 use crate::controller::work::{Requests, requests};
 use crate::controller::{Caches, Error};
 
