@@ -5,6 +5,8 @@
 //! `Data stored on pod <hostname>`; `GET /` answers `You've hit <hostname>` followed by the
 //! stored data (or `No data posted yet`). Run as a pod in `podgate up`, the host name is the
 //! pod's name and the data dir is the pod's claim, so each ordinal keeps its own data.
+//! `GET /metrics` answers the requests served and the bytes stored, in the OpenMetrics text
+//! format Prometheus scrapes.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -18,6 +20,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
 /// The port the app listens on by default.
@@ -62,12 +69,55 @@ pub async fn run(listen: Option<SocketAddr>, data_dir: PathBuf) -> anyhow::Resul
     Ok(())
 }
 
+/// The labels of a counted request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    code: String,
+}
+
+/// The app's state: where data goes, and its metrics.
+struct Pet {
+    data_dir: PathBuf,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    stored: Gauge,
+}
+
+impl Pet {
+    fn new(data_dir: PathBuf) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "kubia_requests",
+            "Requests served, by method and status code",
+            requests.clone(),
+        );
+        let stored = Gauge::default();
+        registry.register(
+            "kubia_stored_bytes",
+            "Bytes of data stored on this pod",
+            stored.clone(),
+        );
+        Self {
+            data_dir,
+            registry,
+            requests,
+            stored,
+        }
+    }
+}
+
 /// Serves connections from `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     data_dir: Arc<PathBuf>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let pet = Arc::new(Pet::new(data_dir.to_path_buf()));
+    if let Ok(m) = tokio::fs::metadata(pet.data_dir.join(DATA_FILE)).await {
+        pet.stored.set(i64::try_from(m.len()).unwrap_or(i64::MAX));
+    }
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -78,8 +128,8 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let data_dir = data_dir.clone();
-        let service = service_fn(move |req| handle(req, data_dir.clone()));
+        let pet = pet.clone();
+        let service = service_fn(move |req| handle(req, pet.clone()));
         let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         let conn = builder
             .serve_connection(TokioIo::new(stream), service)
@@ -104,14 +154,49 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 
 async fn handle(
     req: Request<Incoming>,
-    data_dir: Arc<PathBuf>,
+    pet: Arc<Pet>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().clone();
+    let resp = respond(req, &pet).await;
+    pet.requests
+        .get_or_create(&RequestLabels {
+            method: match method {
+                Method::GET | Method::HEAD | Method::POST => method.as_str().to_string(),
+                _ => "other".to_string(),
+            },
+            code: resp.status().as_u16().to_string(),
+        })
+        .inc();
+    Ok(resp)
+}
+
+async fn respond(req: Request<Incoming>, pet: &Pet) -> Response<Full<Bytes>> {
     let host = hostname();
-    let file = data_dir.join(DATA_FILE);
-    let resp = match *req.method() {
+    let file = pet.data_dir.join(DATA_FILE);
+    if req.uri().path() == "/metrics" && matches!(*req.method(), Method::GET | Method::HEAD) {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &pet.registry).is_err() {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "encoding failed\n".into(),
+            );
+        }
+        let mut resp = text(StatusCode::OK, out);
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            ),
+        );
+        return resp;
+    }
+    match *req.method() {
         Method::POST => match Limited::new(req.into_body(), MAX_BODY).collect().await {
             Ok(body) => match store(&file, &body.to_bytes()).await {
-                Ok(()) => text(StatusCode::OK, format!("Data stored on pod {host}\n")),
+                Ok(n) => {
+                    pet.stored.set(i64::try_from(n).unwrap_or(i64::MAX));
+                    text(StatusCode::OK, format!("Data stored on pod {host}\n"))
+                }
                 Err(e) => text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("Could not store data on pod {host}: {e}\n"),
@@ -143,8 +228,7 @@ async fn handle(
             );
             resp
         }
-    };
-    Ok(resp)
+    }
 }
 
 /// The host name the kernel reports (the pod's name inside `podgate up`).
@@ -159,10 +243,11 @@ fn hostname() -> String {
 }
 
 /// Writes `data` to `file` atomically (write a temporary file, then rename).
-async fn store(file: &Path, data: &[u8]) -> std::io::Result<()> {
+async fn store(file: &Path, data: &[u8]) -> std::io::Result<usize> {
     let tmp = file.with_extension("txt.tmp");
     tokio::fs::write(&tmp, data).await?;
-    tokio::fs::rename(&tmp, file).await
+    tokio::fs::rename(&tmp, file).await?;
+    Ok(data.len())
 }
 
 #[cfg(test)]
@@ -247,6 +332,22 @@ mod tests {
         )
         .await;
         assert!(del.starts_with("HTTP/1.1 405"), "{del}");
+
+        let metrics = request(
+            addr,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+        for line in [
+            "kubia_stored_bytes 3\n",
+            "kubia_requests_total{method=\"GET\",code=\"200\"} 2\n",
+            "kubia_requests_total{method=\"POST\",code=\"200\"} 1\n",
+            "kubia_requests_total{method=\"other\",code=\"405\"} 1\n",
+            "# EOF\n",
+        ] {
+            assert!(metrics.contains(line), "{line} in {metrics}");
+        }
 
         let _ = stop_tx.send(());
         tokio::time::timeout(std::time::Duration::from_secs(10), server)

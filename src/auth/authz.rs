@@ -16,7 +16,7 @@ use k8s_openapi::api::rbac::v1::PolicyRule;
 use super::cache::AuthCache;
 use super::requestinfo::{RequestInfo, request_info};
 use super::tokens::UserInfo;
-use super::{is_public_path, rbac};
+use super::{is_public_path, is_self_authorized_path, rbac};
 use crate::machinery::status::{Status, qualified};
 use crate::wire::body::Body;
 
@@ -313,7 +313,10 @@ impl super::Check for Authorize {
             .extensions()
             .get::<UserInfo>()
             .is_some_and(|u| self.authorizer.allows_everything(u));
-        if privileged || is_public_path(req.uri().path()) {
+        if privileged
+            || is_public_path(req.uri().path())
+            || is_self_authorized_path(req.uri().path())
+        {
             return super::pass(req);
         }
         let authorizer = self.authorizer.clone();

@@ -124,6 +124,15 @@ where
 /// Paths anyone may read: health probes, as kube-apiserver allows them anonymously.
 const PUBLIC_PATHS: [&str; 3] = ["/healthz", "/readyz", "/livez"];
 
+/// Paths whose handler authorizes each request itself, with attributes the path does not
+/// carry: Prometheus service discovery needs `list pods` in each namespace it answers for.
+const SELF_AUTHORIZED_PATHS: [&str; 1] = ["/sd/prometheus"];
+
+/// Whether the handler of `path` authorizes its requests itself.
+pub fn is_self_authorized_path(path: &str) -> bool {
+    SELF_AUTHORIZED_PATHS.contains(&path)
+}
+
 /// Whether `path` is a health probe that needs no credentials.
 pub fn is_public_path(path: &str) -> bool {
     PUBLIC_PATHS.iter().any(|p| {

@@ -62,6 +62,11 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// The watch cache targets are resolved from.
+    pub(crate) fn cluster(&self) -> &crate::cluster::ClusterView {
+        &self.resolver.cluster
+    }
+
     /// A proxy with pooled connections to the pods.
     pub fn new(resolver: Arc<Resolver>, options: ProxyOptions, metrics: Arc<Metrics>) -> Self {
         let mut connector = HttpConnector::new();

@@ -4,6 +4,7 @@
 //! trace → metrics → authenticate → impersonate → authorize
 //!       → route ─ pods|services/{id}/proxy/** → resolve → forward
 //!               ─ /healthz /readyz /livez /metrics → local handlers
+//!               ─ /sd/prometheus                   → service discovery (authorizes itself)
 //!               ─ everything else                  → the API
 //! ```
 //!
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod prefix;
 pub mod resolve;
 pub mod rewrite;
+pub mod sd;
 pub mod server;
 pub mod target;
 pub mod tracked;
@@ -83,6 +85,10 @@ pub fn stack(parts: GatewayParts) -> HttpService {
     let route = Route {
         api: Arc::new(parts.api),
         readiness: parts.readiness,
+        sd: parts
+            .proxy
+            .as_ref()
+            .map(|p| (p.cluster().clone(), parts.authz.clone())),
         proxy: parts.proxy,
         metrics: parts.metrics.clone(),
         local: true,
@@ -141,6 +147,12 @@ pub fn proxy_stack(parts: ProxyStackParts) -> HttpService {
     let route = Route {
         api: Arc::new(parts.api),
         readiness: Readiness::default(),
+        // The proxy's own credentials list every pod; who may reach it is the client auth's
+        // and the filter's decision, as for every other path.
+        sd: parts.proxy.as_ref().map(|p| {
+            let authz: Arc<dyn auth::Authorizer> = Arc::new(auth::AlwaysAllow);
+            (p.cluster().clone(), authz)
+        }),
         proxy: parts.proxy,
         metrics: parts.metrics.clone(),
         // `/healthz`, `/metrics`… are the API server's here, as through kubectl proxy.
@@ -179,6 +191,7 @@ pub fn admin_stack(readiness: Readiness, metrics: Arc<metrics::Metrics>) -> Http
         api: Arc::new(BoxCloneSyncService::new(not_found)),
         readiness,
         proxy: None,
+        sd: None,
         metrics,
         local: true,
     };
@@ -196,6 +209,8 @@ struct Route {
     api: Arc<HttpService>,
     readiness: Readiness,
     proxy: Option<Arc<forward::Proxy>>,
+    /// The watch cache and authorizer `/sd/prometheus` answers from (`None`: not served here).
+    sd: Option<(crate::cluster::ClusterView, Arc<dyn auth::Authorizer>)>,
     metrics: Arc<metrics::Metrics>,
     /// Whether `/healthz`, `/livez`, `/readyz` and `/metrics` are answered here.
     local: bool,
@@ -225,6 +240,13 @@ impl tower::Service<Request<Body>> for Route {
                     Err(e) => synthetic(Status::bad_request(e.to_string())),
                 })
             });
+        }
+        if path == sd::PATH
+            && let Some((cluster, authz)) = &self.sd
+        {
+            local(&req, "");
+            let (cluster, authz) = (cluster.clone(), authz.clone());
+            return Box::pin(async move { Ok(sd::serve(req, cluster, authz).await) });
         }
         if !self.local {
             let mut api = (*self.api).clone();
