@@ -85,6 +85,9 @@ fn transient(status: Status) -> Unresolved {
     }
 }
 
+/// How many endpoints the load map holds before it forgets idle ones.
+const LOAD_MAP_SWEEP: usize = 1024;
+
 /// Counts requests in flight per endpoint, for least-loaded choice.
 #[derive(Default)]
 pub struct Load(Mutex<HashMap<SocketAddr, Arc<AtomicUsize>>>);
@@ -100,7 +103,13 @@ impl Drop for LoadGuard {
 
 impl Load {
     fn counter(&self, addr: SocketAddr) -> Arc<AtomicUsize> {
-        self.0.lock().entry(addr).or_default().clone()
+        let mut map = self.0.lock();
+        // Endpoints come and go with pods: once the map holds many, forget those no request is
+        // using (no guard holds their counter), so it stays as large as the endpoints in use.
+        if map.len() >= LOAD_MAP_SWEEP && !map.contains_key(&addr) {
+            map.retain(|_, c| Arc::strong_count(c) > 1);
+        }
+        map.entry(addr).or_default().clone()
     }
 
     fn current(&self, addr: SocketAddr) -> usize {
@@ -400,6 +409,25 @@ pub fn jump_hash(mut key: u64, buckets: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_load_map_forgets_idle_endpoints() {
+        let load = Load::default();
+        let busy: SocketAddr = "127.1.0.1:80".parse().unwrap();
+        let held = load.acquire(busy);
+        for i in 0..10_000u32 {
+            let addr = SocketAddr::from(([127, 2, (i >> 8) as u8, i as u8], 80));
+            drop(load.acquire(addr));
+        }
+        assert!(
+            load.0.lock().len() <= LOAD_MAP_SWEEP + 1,
+            "{}",
+            load.0.lock().len()
+        );
+        assert_eq!(load.current(busy), 1, "an endpoint in use keeps its count");
+        drop(held);
+        assert_eq!(load.current(busy), 0);
+    }
 
     #[test]
     fn address_policies() {
