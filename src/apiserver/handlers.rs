@@ -434,19 +434,8 @@ async fn modify(
 /// what was checked beforehand is what gets stored).
 pub type Guard = Box<dyn Fn(&Value) -> Result<(), Status> + Send + 'static>;
 
-/// PUT: replace an object (or its status).
+/// PUT: replace an object (or its status); `guard`, if any, checks the object stored.
 pub async fn update(
-    store: &Store,
-    def: &'static ResourceDef,
-    req: &Request,
-    part: Part,
-    body: Value,
-) -> Result<Written, Status> {
-    update_guarded(store, def, req, part, body, None).await
-}
-
-/// PUT, with a [`Guard`] on the object stored.
-pub async fn update_guarded(
     store: &Store,
     def: &'static ResourceDef,
     req: &Request,
@@ -472,20 +461,9 @@ pub async fn update_guarded(
     modify(store, def, req, part, move |_| Ok(obj), guard).await
 }
 
-/// PATCH: apply a patch to an object (or its status).
+/// PATCH: apply a patch to an object (or its status); `guard`, if any, checks the object
+/// stored.
 pub async fn patch(
-    store: &Store,
-    def: &'static ResourceDef,
-    req: &Request,
-    part: Part,
-    patch_type: PatchType,
-    body: &[u8],
-) -> Result<Written, Status> {
-    patch_guarded(store, def, req, part, patch_type, body, None).await
-}
-
-/// PATCH, with a [`Guard`] on the object stored.
-pub async fn patch_guarded(
     store: &Store,
     def: &'static ResourceDef,
     req: &Request,

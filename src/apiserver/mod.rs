@@ -357,7 +357,7 @@ impl ApiServer {
                     }
                     _ => None,
                 };
-                let written = handlers::update_guarded(store, def, &r, part, obj, guard).await?;
+                let written = handlers::update(store, def, &r, part, obj, guard).await?;
                 Ok(written_response(StatusCode::OK, written))
             }
             (None | Some("status"), "patch") => {
@@ -387,7 +387,7 @@ impl ApiServer {
                     },
                     _ => None,
                 };
-                let result = handlers::patch_guarded(store, def, &r, part, pt, &body, guard).await;
+                let result = handlers::patch(store, def, &r, part, pt, &body, guard).await;
                 let written = match result {
                     // Server-side apply creates what does not exist yet.
                     Err(e) if e.code == 404 && pt == patch::PatchType::Apply && sub.is_none() => {
@@ -467,6 +467,7 @@ impl ApiServer {
                     patch::PatchType::Merge,
                     &serde_json::to_vec(&json!({"spec": {"finalizers": finalizers}}))
                         .unwrap_or_default(),
+                    None,
                 )
                 .await?;
                 Ok(written_response(StatusCode::OK, written))

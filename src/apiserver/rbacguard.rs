@@ -98,12 +98,7 @@ pub(super) async fn check(
         if granting(def, stored) == checked {
             Ok(())
         } else {
-            Err(Status::conflict(
-                plural,
-                group,
-                &name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            ))
+            Err(Status::conflict(plural, group, &name, Status::MODIFIED))
         }
     })))
 }

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
 use kube::runtime::reflector::ObjectRef;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use informer::Informer;
@@ -27,7 +27,6 @@ pub struct ClusterView {
     slices: Informer<EndpointSlice>,
     sets: Informer<StatefulSet>,
     namespaces: Option<Informer<Namespace>>,
-    changed: Arc<Notify>,
     generation: Arc<watch::Sender<u64>>,
     _tasks: Arc<JoinSet<()>>,
 }
@@ -46,25 +45,19 @@ impl ClusterView {
 
     fn start_with(client: kube::Client, with_namespaces: bool) -> Self {
         let mut tasks = JoinSet::new();
-        let changed = Arc::new(Notify::new());
         let generation = Arc::new(watch::Sender::new(0u64));
-        let wake = Wake {
-            changed: changed.clone(),
-            generation: generation.clone(),
-        };
-        let pods = watch_all::<Pod>(&client, &wake, &mut tasks);
-        let services = watch_all::<Service>(&client, &wake, &mut tasks);
-        let slices = watch_all::<EndpointSlice>(&client, &wake, &mut tasks);
-        let sets = watch_all::<StatefulSet>(&client, &wake, &mut tasks);
-        let namespaces =
-            with_namespaces.then(|| watch_all::<Namespace>(&client, &wake, &mut tasks));
+        let wake = &generation;
+        let pods = watch_all::<Pod>(&client, wake, &mut tasks);
+        let services = watch_all::<Service>(&client, wake, &mut tasks);
+        let slices = watch_all::<EndpointSlice>(&client, wake, &mut tasks);
+        let sets = watch_all::<StatefulSet>(&client, wake, &mut tasks);
+        let namespaces = with_namespaces.then(|| watch_all::<Namespace>(&client, wake, &mut tasks));
         Self {
             pods,
             services,
             slices,
             sets,
             namespaces,
-            changed,
             generation,
             _tasks: Arc::new(tasks),
         }
@@ -153,26 +146,27 @@ impl ClusterView {
     }
 
     /// A counter that moves on every change of any cache, for consumers that rebuild a derived
-    /// view (a change between two reads is never missed, unlike [`ClusterView::changed`]).
+    /// view (a change between two reads is never missed).
     pub fn generation(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
     }
 
-    /// Resolves when any cached object changes next (for requests that wait for a pod).
-    pub async fn changed(&self) {
-        self.changed.notified().await
+    /// Resolves when any cached object changes after this call (not after the first poll: a
+    /// caller may look at the caches between calling and awaiting, and miss no change).
+    pub fn changed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut generation = self.generation.subscribe();
+        async move {
+            let _ = generation.changed().await;
+        }
     }
 }
 
-/// Who hears about changes.
-#[derive(Clone)]
-struct Wake {
-    changed: Arc<Notify>,
-    generation: Arc<watch::Sender<u64>>,
-}
-
-/// Watches every object of kind `K` on `tasks`; each change wakes the waiters of `wake`.
-fn watch_all<K>(client: &kube::Client, wake: &Wake, tasks: &mut JoinSet<()>) -> Informer<K>
+/// Watches every object of kind `K` on `tasks`; each change moves `generation`.
+fn watch_all<K>(
+    client: &kube::Client,
+    generation: &Arc<watch::Sender<u64>>,
+    tasks: &mut JoinSet<()>,
+) -> Informer<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -184,12 +178,11 @@ where
 {
     let informer = Informer::spawn(Api::<K>::all(client.clone()), tasks);
     let changes = informer.subscribe();
-    let wake = wake.clone();
+    let generation = generation.clone();
     tasks.spawn(async move {
         let mut changes = std::pin::pin!(changes);
         while changes.next().await.is_some() {
-            wake.changed.notify_waiters();
-            wake.generation.send_modify(|g| *g += 1);
+            generation.send_modify(|g| *g += 1);
         }
     });
     informer
