@@ -12,6 +12,7 @@ pub mod machinery;
 pub mod node;
 pub mod pet;
 pub mod proxycmd;
+pub mod remotecommand;
 pub mod secrets;
 pub mod store;
 pub mod tls;

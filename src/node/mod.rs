@@ -25,6 +25,7 @@ pub mod node_object;
 pub mod pods;
 pub mod podstatus;
 pub mod probe;
+pub(crate) mod stream;
 pub mod process;
 pub mod task;
 pub mod volumes;

@@ -1,0 +1,1 @@
+//! SPDY/3.1 framing: the subset kubectl's SPDY client (moby/spdystream) uses.
