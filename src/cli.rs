@@ -44,6 +44,10 @@ pub enum Command {
         /// Cluster DNS.
         #[command(flatten)]
         dns: Box<crate::up::DnsArgs>,
+        /// How long an exec, attach or port-forward session may sit with no data before it
+        /// is closed (the kubelet's flag of the same name).
+        #[arg(long, value_parser = parse_wait, default_value = "4h")]
+        streaming_connection_idle_timeout: std::time::Duration,
     },
     /// A drop-in `kubectl proxy` for real clusters: the API passes through with the
     /// kubeconfig's credentials, pods|services/…/proxy go through the API server or straight

@@ -33,6 +33,7 @@ fn main() -> anyhow::Result<()> {
                 no_rewrite,
                 auth,
                 dns,
+                streaming_connection_idle_timeout,
             } => {
                 let proxy = ProxyOptions {
                     rewrite: !no_rewrite,
@@ -45,6 +46,7 @@ fn main() -> anyhow::Result<()> {
                     proxy,
                     auth,
                     dns: *dns,
+                    streaming_connection_idle_timeout,
                 })
                 .await
             }

@@ -159,3 +159,41 @@ mod tests {
         );
     }
 }
+
+/// The credential the API server presents to the node agent's endpoints (logs, exec,
+/// attach, port-forward), as kube-apiserver presents its kubelet client certificate: random,
+/// held in memory only, compared in constant time. Pods share the host's loopback, so the
+/// node's endpoints must not serve whoever connects.
+#[derive(Clone)]
+pub struct NodeKey {
+    bearer: String,
+}
+
+impl NodeKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        use base64::Engine;
+        let bytes: [u8; 32] = rand::random();
+        Self {
+            bearer: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        }
+    }
+
+    /// The `Authorization` header value that carries the key.
+    pub fn authorization(&self) -> String {
+        format!("Bearer {}", self.bearer)
+    }
+
+    /// Whether an `Authorization` header value carries this key (constant time).
+    pub fn admits(&self, authorization: Option<&[u8]>) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.authorization();
+        authorization.is_some_and(|given| bool::from(given.ct_eq(expected.as_bytes())))
+    }
+}
+
+impl std::fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeKey(..)")
+    }
+}

@@ -1,7 +1,7 @@
 //! `pods/{name}/log`: proxied to the node that runs the pod, as kube-apiserver does to the
 //! kubelet. Only the node's loopback endpoint from its status is ever dialed.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use http::StatusCode;
 use hyper_util::client::legacy::Client;
@@ -13,6 +13,7 @@ use super::Query;
 use super::handlers;
 use super::registry;
 use crate::machinery::status::Status;
+use crate::secrets::NodeKey;
 use crate::store::Store;
 use crate::wire::body::{self, Body};
 
@@ -39,12 +40,13 @@ impl LogProxy {
         }
     }
 
-    /// Streams the log of one container of `pod`.
+    /// Streams the log of one container of `pod`, presenting `key` to its node.
     pub(super) async fn serve(
         &self,
         store: &Store,
         pod: &Value,
         query: &Query,
+        key: Option<&NodeKey>,
     ) -> Result<http::Response<Body>, Status> {
         let name = pod
             .pointer("/metadata/name")
@@ -55,36 +57,16 @@ impl LogProxy {
             .and_then(Value::as_str)
             .unwrap_or("");
         let container = container_name(pod, query.get("container"))?;
-        let node_name = pod
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if node_name.is_empty() {
-            return Err(Status::bad_request(format!(
-                "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
-            )));
-        }
-        let node_def = registry::find("", "v1", "nodes")
-            .ok_or_else(|| Status::internal("no nodes resource"))?;
-        let node = store
-            .get(&handlers::key(node_def, None, node_name))
-            .ok_or_else(|| Status::not_found("nodes", "", node_name))?;
-        let port = node
-            .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        let address = node
-            .pointer("/status/addresses")
-            .and_then(Value::as_array)
-            .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
-            .and_then(|x| x["address"].as_str())
-            .and_then(|a| a.parse::<IpAddr>().ok());
-        let Some(address) = address.filter(|a| a.is_loopback() && port > 0) else {
-            return Err(Status::unavailable(format!(
-                "node \"{node_name}\" has no reachable log endpoint"
-            )));
+        let address = match node_endpoint(store, pod) {
+            Ok(a) => a,
+            Err(NodeUnreachable::NoHost) => {
+                return Err(Status::bad_request(format!(
+                    "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+                )));
+            }
+            Err(NodeUnreachable::Status(s)) => return Err(s),
         };
-        let mut uri = format!("http://{address}:{port}/containerLogs/{ns}/{name}/{container}");
+        let mut uri = format!("http://{address}/containerLogs/{ns}/{name}/{container}");
         let params: Vec<String> = FORWARDED
             .iter()
             .filter_map(|k| {
@@ -100,7 +82,11 @@ impl LogProxy {
             uri.push('?');
             uri.push_str(&params.join("&"));
         }
-        let req = http::Request::get(uri)
+        let mut req = http::Request::get(uri);
+        if let Some(key) = key {
+            req = req.header(http::header::AUTHORIZATION, key.authorization());
+        }
+        let req = req
             .body(body::empty())
             .map_err(|e| Status::internal(e.to_string()))?;
         let resp = self
@@ -126,14 +112,50 @@ impl LogProxy {
     }
 }
 
-impl Default for LogProxy {
-    fn default() -> Self {
-        Self::new()
+/// Why a pod's node cannot be reached.
+pub(super) enum NodeUnreachable {
+    /// The pod has no node yet.
+    NoHost,
+    /// The node is unknown or has no usable endpoint.
+    Status(Status),
+}
+
+/// The address of the endpoint of the node that runs `pod` (from the Node's status; only a
+/// loopback address is ever taken).
+pub(super) fn node_endpoint(store: &Store, pod: &Value) -> Result<SocketAddr, NodeUnreachable> {
+    let node_name = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if node_name.is_empty() {
+        return Err(NodeUnreachable::NoHost);
+    }
+    let node_def = registry::find("", "v1", "nodes")
+        .ok_or_else(|| NodeUnreachable::Status(Status::internal("no nodes resource")))?;
+    let node = store
+        .get(&handlers::key(node_def, None, node_name))
+        .ok_or_else(|| NodeUnreachable::Status(Status::not_found("nodes", "", node_name)))?;
+    let port = node
+        .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(0);
+    let address = node
+        .pointer("/status/addresses")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
+        .and_then(|x| x["address"].as_str())
+        .and_then(|a| a.parse::<IpAddr>().ok());
+    match address.filter(|a| a.is_loopback() && port > 0) {
+        Some(a) => Ok(SocketAddr::new(a, port)),
+        None => Err(NodeUnreachable::Status(Status::unavailable(format!(
+            "node \"{node_name}\" has no reachable endpoint"
+        )))),
     }
 }
 
-/// The container a log request means: the named one, or the only one.
-fn container_name(pod: &Value, asked: Option<&str>) -> Result<String, Status> {
+/// The container a log, exec or attach request means: the named one, or the only one.
+pub(super) fn container_name(pod: &Value, asked: Option<&str>) -> Result<String, Status> {
     let name = pod
         .pointer("/metadata/name")
         .and_then(Value::as_str)

@@ -15,6 +15,7 @@ mod rbacguard;
 pub mod registry;
 pub mod request;
 pub mod strategy;
+mod streaming;
 pub mod watch;
 
 use std::convert::Infallible;
@@ -105,6 +106,8 @@ struct Inner {
     config: ApiConfig,
     logs: logs::LogProxy,
     auth: std::sync::OnceLock<authapis::AuthApis>,
+    /// The credential the nodes' endpoints require (logs, exec, attach, port-forward).
+    node_key: std::sync::OnceLock<crate::secrets::NodeKey>,
 }
 
 /// The API server. Cheap to clone.
@@ -122,6 +125,7 @@ impl ApiServer {
                 config,
                 logs: logs::LogProxy::new(),
                 auth: std::sync::OnceLock::new(),
+                node_key: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -132,6 +136,13 @@ impl ApiServer {
     pub fn install_auth(&self, apis: authapis::AuthApis) {
         if self.inner.auth.set(apis).is_err() {
             tracing::warn!("the auth APIs were already installed");
+        }
+    }
+
+    /// Presents `key` to the nodes' endpoints from now on (set once, at start-up).
+    pub fn set_node_key(&self, key: crate::secrets::NodeKey) {
+        if self.inner.node_key.set(key).is_err() {
+            tracing::warn!("the node key was already set");
         }
     }
 
@@ -234,6 +245,14 @@ impl ApiServer {
             && !def.offers(s)
         {
             return Err(Status::no_route());
+        }
+        // Exec, attach and port-forward take over the connection: they are served before
+        // the body would be read.
+        if let Some(kind) = sub.as_deref().and_then(streaming::Kind::of) {
+            let pod = handlers::get(store, def, &r)?;
+            let query = req.uri().query().unwrap_or("").to_string();
+            return streaming::connect(store, self.inner.node_key.get(), kind, &pod, &query, req)
+                .await;
         }
         let verb = r.info.verb;
         let method = req.method().clone();
@@ -474,7 +493,10 @@ impl ApiServer {
             }
             (Some("log"), "get") => {
                 let pod = handlers::get(store, def, &r)?;
-                self.inner.logs.serve(store, &pod, &r.query).await
+                self.inner
+                    .logs
+                    .serve(store, &pod, &r.query, self.inner.node_key.get())
+                    .await
             }
             (Some(s), _) if s == Sub::Proxy.name() => Err(Status::no_route()),
             _ => Err(Status::method_not_supported()),

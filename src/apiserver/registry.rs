@@ -49,6 +49,12 @@ pub enum Sub {
     Proxy,
     /// `/token` (serviceaccounts): TokenRequest.
     Token,
+    /// `/exec` (pods): a command in a container, streamed from the node.
+    Exec,
+    /// `/attach` (pods): a running container's standard streams, from the node.
+    Attach,
+    /// `/portforward` (pods): TCP connections to the pod's ports, through the node.
+    PortForward,
 }
 
 impl Sub {
@@ -62,6 +68,9 @@ impl Sub {
             Sub::Finalize => "finalize",
             Sub::Proxy => "proxy",
             Sub::Token => "token",
+            Sub::Exec => "exec",
+            Sub::Attach => "attach",
+            Sub::PortForward => "portforward",
         }
     }
 
@@ -77,6 +86,9 @@ impl Sub {
                 &["create", "delete", "get", "patch", "update"],
             ),
             Sub::Token => ("TokenRequest", &["create"]),
+            Sub::Exec => ("PodExecOptions", &["create", "get"]),
+            Sub::Attach => ("PodAttachOptions", &["create", "get"]),
+            Sub::PortForward => ("PodPortForwardOptions", &["create", "get"]),
         }
     }
 }
@@ -218,7 +230,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         true,
         &["po"],
         &["all"],
-        &[Status, Binding, Log, Proxy],
+        &[Status, Binding, Log, Proxy, Exec, Attach, PortForward],
         Pod,
         true
     ),

@@ -301,6 +301,18 @@ impl AuthorizeLayer {
     }
 }
 
+/// Whether `attrs` is the GET of a pod's exec, attach or port-forward (a WebSocket upgrade).
+fn is_streaming_upgrade(attrs: &Attributes) -> bool {
+    attrs.is_resource_request
+        && attrs.verb == "get"
+        && attrs.resource == "pods"
+        && attrs.api_group.is_empty()
+        && matches!(
+            attrs.subresource.as_str(),
+            "exec" | "attach" | "portforward"
+        )
+}
+
 /// The check [`AuthorizeLayer`] runs.
 #[derive(Clone)]
 pub struct Authorize {
@@ -325,8 +337,15 @@ impl super::Check for Authorize {
                 return Err(crate::wire::synthetic(Status::unauthorized()));
             };
             let info = request_info(req.method(), req.uri().path(), req.uri().query());
-            let attrs = Attributes::from_request(user, info);
-            let decision = authorizer.authorize(&attrs).await;
+            let mut attrs = Attributes::from_request(user, info);
+            let mut decision = authorizer.authorize(&attrs).await;
+            if decision.allowed && is_streaming_upgrade(&attrs) {
+                // A WebSocket exec, attach or port-forward is a GET, but it runs commands and
+                // opens connections as the SPDY POST does: it needs `create` too (as
+                // kube-apiserver requires from 1.35; 1.32 checks only `get`).
+                attrs.verb = "create".into();
+                decision = authorizer.authorize(&attrs).await;
+            }
             if decision.allowed {
                 return Ok(req);
             }

@@ -23,6 +23,8 @@ use super::probe::{self, Action, ExecContext, Outcome, ProbeKind, ProbeState, Ti
 use super::process::{
     self, IsolationMode, MARK_CONTAINER, MARK_NODE, NewNamespaces, Placement, SpawnSpec,
 };
+use super::pty::PtyOutput;
+use super::stream::live::{LiveContainer, StdinPort, StdinSink};
 use super::task::AbortOnDrop;
 use super::volumes::{self, Prepared};
 use super::worker::{PodHandle, Shared};
@@ -423,12 +425,26 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
     ctx.handle
         .add_log(&name, &container_id, log.clone(), restart);
     let user_ns = ready.exec.user_ns;
+    // `tty: true` gives the process a terminal; `stdin: true` keeps a pipe to it open, for
+    // attach (`kubectl run -it`).
+    let wants_tty = ctx.spec.tty.unwrap_or(false);
+    let wants_stdin = ctx.spec.stdin.unwrap_or(false);
+    let (terminal, replica) = match wants_tty.then(crate::node::pty::open) {
+        Some(Ok((controller, replica))) => (Some(Arc::new(controller)), Some(replica)),
+        Some(Err(e)) => {
+            tracing::warn!(container = %name, error = %e, "no terminal for the container");
+            (None, None)
+        }
+        None => (None, None),
+    };
     let spawned = process::spawn(SpawnSpec {
         program: ready.program.clone(),
         args: ready.args.clone(),
         env: ready.env.clone(),
         placement: ready.placement,
         capture_output: true,
+        stdin: wants_stdin,
+        terminal: replica,
     });
     let mut proc = match spawned {
         Ok(p) => p,
@@ -476,19 +492,37 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
         &format!("Started container {name}"),
     );
 
-    let mut pumps = Vec::new();
-    if let Some(log) = &log {
-        if let Some(out) = proc.take_stdout() {
-            pumps.push(AbortOnDrop::spawn(log.clone().pump(Stream::Stdout, out)));
-        }
-        if let Some(err) = proc.take_stderr() {
-            pumps.push(AbortOnDrop::spawn(log.clone().pump(Stream::Stderr, err)));
-        }
-    }
-
     let mut exec = ready.exec.clone();
     exec.join_pid = (ctx.shared.isolation != IsolationMode::None).then_some(pid);
     exec.user_ns = user_ns;
+
+    let stdin = if let Some(t) = terminal.as_ref().filter(|_| wants_stdin) {
+        Some(StdinSink::Terminal(t.clone()))
+    } else {
+        proc.take_stdin().map(StdinSink::Pipe)
+    };
+    let stdin_once = ctx.spec.stdin_once.unwrap_or(false);
+    let live = Arc::new(LiveContainer::new(
+        exec.clone(),
+        terminal.clone(),
+        stdin.map(|s| StdinPort::new(s, stdin_once)),
+    ));
+    ctx.handle.set_live(&name, live.clone());
+    let mut pumps = Vec::new();
+    if let Some(log) = &log {
+        if let Some(t) = &terminal {
+            let out = live.tee(Stream::Stdout, PtyOutput(t.clone()));
+            pumps.push(AbortOnDrop::spawn(log.clone().pump(Stream::Stdout, out)));
+        }
+        if let Some(out) = proc.take_stdout() {
+            let out = live.tee(Stream::Stdout, out);
+            pumps.push(AbortOnDrop::spawn(log.clone().pump(Stream::Stdout, out)));
+        }
+        if let Some(err) = proc.take_stderr() {
+            let err = live.tee(Stream::Stderr, err);
+            pumps.push(AbortOnDrop::spawn(log.clone().pump(Stream::Stderr, err)));
+        }
+    }
     let pod_ip = IpAddr::V4(ctx.ip);
 
     // postStart: runs right after the start; a failure kills the container.
@@ -619,6 +653,8 @@ async fn run_instance(ctx: &mut ContainerCtx, ready: Ready) -> (Termination, boo
         }
     };
     probes.abort_all();
+    ctx.handle.clear_live(&name, &live);
+    drop(live);
     // A container ends with its main process: whatever is left of it is killed.
     process::signal_group(pid, libc::SIGKILL);
     let mark = format!("{}/{}", ctx.handle.key.uid, name);

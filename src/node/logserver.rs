@@ -1,7 +1,9 @@
 //! The kubelet's log endpoint, on 127.0.0.1:
 //! `GET /containerLogs/{namespace}/{pod}/{container}?follow=&previous=&tailLines=&sinceSeconds=&sinceTime=&timestamps=&limitBytes=`.
 //! The API server serves `pods/{name}/log` by proxying here, as kube-apiserver does to the
-//! kubelet. Errors are plain text with the kubelet's status codes and messages.
+//! kubelet. Errors are plain text with the kubelet's status codes and messages. The same
+//! listener serves exec, attach and port-forward ([`super::stream`]), and every request must
+//! carry the API server's [`crate::secrets::NodeKey`].
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::logs::{self, LogOptions, Stream};
 use super::podstatus::{ContainerRuntime, State};
+use super::stream::server::{StreamRoutes, is_stream_path};
 use super::task::AbortOnDrop;
 use super::worker::Registry;
 
@@ -169,6 +172,32 @@ pub fn pick_instance(pod: &str, c: &ContainerRuntime, previous: bool) -> Result<
     }
 }
 
+/// Everything the node's endpoint serves with.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    /// The pods this node runs.
+    pub(crate) registry: Registry,
+    /// The credential every request must carry (the API server's).
+    pub(crate) key: crate::secrets::NodeKey,
+    /// Exec, attach and port-forward.
+    pub(crate) streams: StreamRoutes,
+}
+
+/// Authenticates a request, then serves logs or a streaming session.
+async fn route(req: Request<Incoming>, endpoint: Endpoint) -> Result<Response<Body>, Infallible> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if !endpoint.key.admits(authorization) {
+        return Ok(text(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    }
+    if is_stream_path(req.uri().path()) {
+        return Ok(endpoint.streams.serve(req).await);
+    }
+    handle(req, endpoint.registry).await
+}
+
 async fn handle(req: Request<Incoming>, registry: Registry) -> Result<Response<Body>, Infallible> {
     if req.method() != Method::GET {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"));
@@ -231,11 +260,21 @@ async fn handle(req: Request<Incoming>, registry: Registry) -> Result<Response<B
 }
 
 /// Binds 127.0.0.1:0 and serves the endpoint until `shutdown` flips or the returned task is
-/// dropped; returns the address.
-pub async fn start(
+/// dropped; returns the address. Every request must carry `key`.
+pub(crate) async fn start(
     registry: Registry,
+    key: crate::secrets::NodeKey,
+    idle_timeout: std::time::Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<(SocketAddr, AbortOnDrop<()>)> {
+    let endpoint = Endpoint {
+        streams: StreamRoutes {
+            registry: registry.clone(),
+            idle_timeout,
+        },
+        registry,
+        key,
+    };
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let task = AbortOnDrop::spawn(async move {
@@ -247,11 +286,13 @@ pub async fn start(
                 },
                 _ = shutdown.wait_for(|s| *s) => return,
             };
-            let registry = registry.clone();
-            let svc = hyper::service::service_fn(move |req| handle(req, registry.clone()));
+            let endpoint = endpoint.clone();
+            let svc = hyper::service::service_fn(move |req| route(req, endpoint.clone()));
             tokio::spawn(async move {
+                // Upgrades: exec, attach and port-forward switch to WebSocket or SPDY.
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .with_upgrades()
                     .await;
             });
         }

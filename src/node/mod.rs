@@ -25,8 +25,9 @@ pub mod node_object;
 pub mod pods;
 pub mod podstatus;
 pub mod probe;
-pub(crate) mod stream;
 pub mod process;
+pub(crate) mod pty;
+pub(crate) mod stream;
 pub mod task;
 pub mod volumes;
 pub mod worker;
@@ -75,7 +76,15 @@ pub struct NodeConfig {
     pub pod_cidr_base: Ipv4Addr,
     /// The cluster's DNS, as kubelet's `--cluster-dns` and `--cluster-domain`.
     pub dns: PodDns,
+    /// The credential the API server presents to this node's endpoints.
+    pub key: crate::secrets::NodeKey,
+    /// How long an exec, attach or port-forward session may sit idle (kubelet's
+    /// `--streaming-connection-idle-timeout`, 4 h by default).
+    pub streaming_idle_timeout: Duration,
 }
+
+/// The kubelet's default `--streaming-connection-idle-timeout`.
+pub const DEFAULT_STREAMING_IDLE_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 
 /// What the node agent writes into pods' resolv.conf and hosts files.
 #[derive(Debug, Clone)]
@@ -181,9 +190,14 @@ pub async fn run(
     }
 
     let registry: worker::Registry = Default::default();
-    let (log_addr, _log_server) = logserver::start(registry.clone(), shutdown.clone())
-        .await
-        .map_err(NodeError::LogEndpoint)?;
+    let (log_addr, _log_server) = logserver::start(
+        registry.clone(),
+        config.key.clone(),
+        config.streaming_idle_timeout,
+        shutdown.clone(),
+    )
+    .await
+    .map_err(NodeError::LogEndpoint)?;
     let since = Timestamp::now();
     let node = node_object::node(&config.node_name, log_addr.port(), &config.state_dir, since);
     let mut delay = Duration::from_millis(200);

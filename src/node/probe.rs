@@ -404,6 +404,8 @@ async fn run_exec(cmd: &[String], ctx: &ExecContext, timeout: Duration) -> Outco
         env: ctx.env.clone(),
         placement,
         capture_output: true,
+        stdin: false,
+        terminal: None,
     };
     let mut child = match process::spawn(spec) {
         Ok(c) => c,

@@ -164,6 +164,11 @@ pub struct SpawnSpec {
     pub placement: Placement,
     /// Capture stdout/stderr through pipes (else they go to /dev/null).
     pub capture_output: bool,
+    /// Give the process a stdin pipe (else it reads /dev/null).
+    pub stdin: bool,
+    /// A terminal replica to be the process's stdin, stdout, stderr and controlling
+    /// terminal (then `capture_output` and `stdin` are ignored).
+    pub terminal: Option<OwnedFd>,
 }
 
 /// Why a process could not be started.
@@ -285,12 +290,24 @@ pub fn spawn(spec: SpawnSpec) -> Result<Process, SpawnError> {
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args)
         .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null());
-    if spec.capture_output {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    let on_terminal = spec.terminal.is_some();
+    if let Some(replica) = &spec.terminal {
+        let stdio = || -> Result<Stdio, SpawnError> {
+            Ok(Stdio::from(replica.try_clone().map_err(io_err)?))
+        };
+        cmd.stdin(stdio()?).stdout(stdio()?).stderr(stdio()?);
     } else {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.stdin(if spec.stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        if spec.capture_output {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        } else {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
     }
     let child_setup = move || -> io::Result<()> {
         let fail = |step: u32, e: io::Error| -> io::Error {
@@ -303,6 +320,10 @@ pub fn spawn(spec: SpawnSpec) -> Result<Process, SpawnError> {
         unsafe {
             if libc::setsid() < 0 {
                 return Err(fail(u32::MAX - 1, io::Error::last_os_error()));
+            }
+            // The new session's controlling terminal: the replica, now on stdin.
+            if on_terminal && libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                return Err(fail(u32::MAX - 5, io::Error::last_os_error()));
             }
             for (fd, kind) in &join_raw {
                 if libc::setns(*fd, *kind) != 0 {
@@ -362,6 +383,10 @@ pub fn spawn(spec: SpawnSpec) -> Result<Process, SpawnError> {
                     step: "set the host name".into(),
                     source: e,
                 },
+                Some(s) if s == u32::MAX - 5 => SpawnError::Setup {
+                    step: "set the controlling terminal".into(),
+                    source: e,
+                },
                 Some(s) => SpawnError::Setup {
                     step: plan.describe(s as usize),
                     source: e,
@@ -395,6 +420,11 @@ impl Process {
     /// Takes the stdout pipe (when output is captured).
     pub fn take_stdout(&mut self) -> Option<tokio::process::ChildStdout> {
         self.child.stdout.take()
+    }
+
+    /// Takes the stdin pipe (when asked for).
+    pub fn take_stdin(&mut self) -> Option<tokio::process::ChildStdin> {
+        self.child.stdin.take()
     }
 
     /// Takes the stderr pipe (when output is captured).
@@ -545,6 +575,8 @@ mod tests {
             env,
             placement,
             capture_output: true,
+            stdin: false,
+            terminal: None,
         }
     }
 
@@ -595,6 +627,8 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             placement: host(),
             capture_output: false,
+            stdin: false,
+            terminal: None,
         })
         .expect_err("must fail");
         assert_eq!(

@@ -22,6 +22,7 @@ use super::events::{Kind, PodRef, Recorder};
 use super::logs::{ContainerLog, LogLimits};
 use super::podstatus::{self, ContainerRuntime, PodRuntime, State, Termination};
 use super::process::IsolationMode;
+use super::stream::live::LiveContainer;
 use super::task::AbortOnDrop;
 use super::volumes::{self, Layout, Prepared};
 
@@ -67,9 +68,29 @@ pub struct PodHandle {
     pub changed: Notify,
     /// Log of each container instance by container id.
     logs: Mutex<HashMap<String, Arc<ContainerLog>>>,
+    /// The running instance of each container, by container name, for exec and attach.
+    live: Mutex<HashMap<String, Arc<LiveContainer>>>,
 }
 
 impl PodHandle {
+    /// The running instance of container `name`, if it runs.
+    pub(crate) fn live(&self, name: &str) -> Option<Arc<LiveContainer>> {
+        self.live.lock().get(name).cloned()
+    }
+
+    /// Records that `live` is container `name`'s running instance.
+    pub(crate) fn set_live(&self, name: &str, live: Arc<LiveContainer>) {
+        self.live.lock().insert(name.to_string(), live);
+    }
+
+    /// Forgets container `name`'s instance `live` (not a newer one).
+    pub(crate) fn clear_live(&self, name: &str, live: &Arc<LiveContainer>) {
+        let mut map = self.live.lock();
+        if map.get(name).is_some_and(|l| Arc::ptr_eq(l, live)) {
+            map.remove(name);
+        }
+    }
+
     /// Where a container's log files are.
     pub fn logs_dir(&self, container: &str) -> PathBuf {
         self.pod_dir.join("logs").join(container)
@@ -536,6 +557,7 @@ pub async fn run_pod(shared: Arc<Shared>, mut desired: watch::Receiver<Desired>,
         runtime: Mutex::new(runtime.clone()),
         changed: Notify::new(),
         logs: Mutex::new(HashMap::new()),
+        live: Mutex::new(HashMap::new()),
     });
     // Logs of instances from before a podgate restart stay readable.
     for c in runtime.init.iter().chain(runtime.main.iter()) {

@@ -38,6 +38,8 @@ pub struct UpOptions {
     pub auth: AuthOptions,
     /// Cluster DNS.
     pub dns: DnsArgs,
+    /// How long a streaming session may sit idle.
+    pub streaming_connection_idle_timeout: std::time::Duration,
 }
 
 /// The cluster DNS flags of `podgate up`.
@@ -105,6 +107,9 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
             server_address: listen.to_string(),
         },
     );
+    // The API server's credential toward the node agent's endpoints.
+    let node_key = crate::secrets::NodeKey::generate();
+    api.set_node_key(node_key.clone());
     let client = kube::Client::new(api.clone(), "default");
     let auth = UpAuth::start(&opts.state_dir, tokens, &client, &api)?;
 
@@ -160,6 +165,8 @@ pub async fn run(opts: UpOptions) -> anyhow::Result<()> {
             bin_dir: crate::node::current_bin_dir(),
             pod_cidr_base: std::net::Ipv4Addr::new(127, 1, 0, 1),
             dns: pod_dns,
+            key: node_key,
+            streaming_idle_timeout: opts.streaming_connection_idle_timeout,
         },
         shutdown_rx.clone(),
     ));

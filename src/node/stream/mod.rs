@@ -6,8 +6,13 @@
 //! A transport ([`websocket`], [`spdy`]) turns the client's frames into [`Inbound`] messages and
 //! writes [`Outbound`] ones; exec and attach only see those two channels, whatever the wire.
 
+pub(crate) mod attach;
+pub(crate) mod exec;
+pub(crate) mod live;
 pub(crate) mod portforward;
+pub(crate) mod server;
 pub(crate) mod spdy;
+pub(crate) mod websocket;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;

@@ -1,0 +1,194 @@
+//! `pods/{name}/exec`, `/attach` and `/portforward`: kube-apiserver's checks (the pod, its
+//! container, its node), then the client's upgrade spliced onto the node's streaming endpoint,
+//! as kube-apiserver does with the kubelet's. The node gets a fresh request that carries only
+//! the upgrade's own headers and the API server's node credential: nothing of the client's
+//! credentials ever reaches it.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use super::logs::{NodeUnreachable, container_name, node_endpoint};
+use crate::machinery::status::Status;
+use crate::remotecommand::CommandOptions;
+use crate::secrets::NodeKey;
+use crate::store::Store;
+use crate::wire::body::{self, Body};
+
+/// The headers of an upgrade that travel on to the node (the WebSocket handshake and SPDY's
+/// protocol negotiation), and back from it.
+const UPGRADE_HEADERS: [&str; 7] = [
+    "connection",
+    "upgrade",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-accept",
+    "x-stream-protocol-version",
+];
+
+/// The most of a refusal's body read from the node.
+const MAX_REFUSAL: usize = 64 * 1024;
+
+/// Which streaming subresource a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// `exec`.
+    Exec,
+    /// `attach`.
+    Attach,
+    /// `portforward`.
+    PortForward,
+}
+
+impl Kind {
+    /// The kind a subresource name means.
+    pub(super) fn of(subresource: &str) -> Option<Self> {
+        match subresource {
+            "exec" => Some(Self::Exec),
+            "attach" => Some(Self::Attach),
+            "portforward" => Some(Self::PortForward),
+            _ => None,
+        }
+    }
+}
+
+/// Serves one streaming request for `pod`.
+pub(super) async fn connect<B>(
+    store: &Store,
+    key: Option<&NodeKey>,
+    kind: Kind,
+    pod: &Value,
+    query: &str,
+    mut req: http::Request<B>,
+) -> Result<Response<Body>, Status> {
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let ns = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let path = match kind {
+        Kind::Exec | Kind::Attach => {
+            let mut options =
+                CommandOptions::parse(query, kind == Kind::Exec).map_err(Status::bad_request)?;
+            let container = container_name(pod, options.container.as_deref())?;
+            options.container = Some(container.clone());
+            let verb = if kind == Kind::Exec { "exec" } else { "attach" };
+            format!(
+                "/{verb}/{}/{}/{}?{}",
+                segment(ns),
+                segment(name),
+                segment(&container),
+                options.to_query()
+            )
+        }
+        Kind::PortForward => format!("/portForward/{}/{}", segment(ns), segment(name)),
+    };
+    let address = match node_endpoint(store, pod) {
+        Ok(a) => a,
+        Err(NodeUnreachable::NoHost) => {
+            return Err(Status::bad_request(format!(
+                "pod {name} does not have a host assigned"
+            )));
+        }
+        Err(NodeUnreachable::Status(s)) => return Err(s),
+    };
+    if !req.headers().contains_key(header::UPGRADE) {
+        return Err(Status::bad_request("Upgrade request required"));
+    }
+
+    let mut upstream = http::Request::builder()
+        .method(req.method().clone())
+        .uri(path)
+        .header(header::HOST, address.to_string());
+    for (name, value) in upgrade_headers(req.headers()) {
+        upstream = upstream.header(name, value);
+    }
+    if let Some(key) = key {
+        upstream = upstream.header(header::AUTHORIZATION, key.authorization());
+    }
+    let upstream = upstream
+        .body(body::empty())
+        .map_err(|e| Status::internal(e.to_string()))?;
+    let unreachable =
+        |e: &dyn std::fmt::Display| Status::internal(format!("error dialing the node: {e}"));
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unreachable(&e))?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let mut node_resp = sender
+        .send_request(upstream)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    if node_resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Err(refusal(node_resp).await);
+    }
+
+    let mut resp = Response::new(body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    for (name, value) in upgrade_headers(node_resp.headers()) {
+        resp.headers_mut().append(name, value);
+    }
+    let client_upgrade = hyper::upgrade::on(&mut req);
+    let node_upgrade = hyper::upgrade::on(&mut node_resp);
+    tokio::spawn(async move {
+        let (Ok(client), Ok(node)) = tokio::join!(client_upgrade, node_upgrade) else {
+            return;
+        };
+        let mut client = TokioIo::new(client);
+        let mut node = TokioIo::new(node);
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut node).await;
+    });
+    Ok(resp)
+}
+
+/// The upgrade's own headers of `headers`, and nothing else.
+fn upgrade_headers(headers: &HeaderMap) -> Vec<(http::HeaderName, HeaderValue)> {
+    headers
+        .iter()
+        .filter(|(n, _)| UPGRADE_HEADERS.contains(&n.as_str()))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
+}
+
+/// A path segment, percent-encoded.
+fn segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The node's refusal as a `Status`: its own when it sent one, else its text.
+async fn refusal(resp: Response<hyper::body::Incoming>) -> Status {
+    let code = resp.status().as_u16();
+    let limited = http_body_util::Limited::new(resp.into_body(), MAX_REFUSAL);
+    let bytes: Bytes = limited
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    if let Ok(v) = serde_json::from_slice::<Value>(&bytes)
+        && v["kind"] == "Status"
+        && let Some(message) = v["message"].as_str()
+    {
+        let reason = match v["reason"].as_str().unwrap_or("") {
+            "NotFound" => "NotFound",
+            "Forbidden" => "Forbidden",
+            "MethodNotAllowed" => "MethodNotAllowed",
+            "" => "",
+            _ => "BadRequest",
+        };
+        return Status::other(code, reason, message);
+    }
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    Status::other(code, "", text)
+}

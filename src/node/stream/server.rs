@@ -1,0 +1,353 @@
+//! The routes of the node's streaming endpoints: find the pod and container, negotiate the
+//! protocol, answer the upgrade, and run the session on the upgraded connection.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use super::{attach, exec, session, websocket};
+use crate::machinery::status::Status;
+use crate::node::worker::Registry;
+use crate::remotecommand::{self, CommandOptions};
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+/// The largest WebSocket message a client may send (kubectl's stdin chunks are 32 KiB).
+const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// What the streaming routes need.
+#[derive(Clone)]
+pub(crate) struct StreamRoutes {
+    /// The pods this node runs.
+    pub(crate) registry: Registry,
+    /// How long a session may sit without data before it is closed.
+    pub(crate) idle_timeout: Duration,
+}
+
+/// Which streaming route a path names.
+enum Route {
+    Exec {
+        ns: String,
+        pod: String,
+        container: String,
+    },
+    Attach {
+        ns: String,
+        pod: String,
+        container: String,
+    },
+    PortForward {
+        ns: String,
+        pod: String,
+    },
+}
+
+/// The streaming route `path` names, if it is one (`None`: not a streaming path).
+fn route_of(path: &str) -> Option<Route> {
+    let parts: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(crate::wire::decoded_path)
+        .collect();
+    match parts.as_slice() {
+        [kind, ns, pod, container] if kind == "exec" => Some(Route::Exec {
+            ns: ns.clone(),
+            pod: pod.clone(),
+            container: container.clone(),
+        }),
+        [kind, ns, pod, container] if kind == "attach" => Some(Route::Attach {
+            ns: ns.clone(),
+            pod: pod.clone(),
+            container: container.clone(),
+        }),
+        [kind, ns, pod] if kind == "portForward" => Some(Route::PortForward {
+            ns: ns.clone(),
+            pod: pod.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// Whether `path` is one of the streaming routes.
+pub(crate) fn is_stream_path(path: &str) -> bool {
+    route_of(path).is_some()
+}
+
+fn status_response(status: Status) -> Response<Body> {
+    let bytes = serde_json::to_vec(&status.to_json()).unwrap_or_default();
+    let mut resp = Response::new(
+        Full::new(Bytes::from(bytes))
+            .map_err(|n| match n {})
+            .boxed(),
+    );
+    *resp.status_mut() =
+        StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// The upgrade a request asks for.
+enum Upgrade {
+    /// WebSocket with the negotiated subprotocol.
+    WebSocket(&'static str),
+    /// SPDY/3.1 with the negotiated `X-Stream-Protocol-Version`.
+    Spdy(&'static str),
+}
+
+fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect()
+}
+
+fn asks_for(headers: &HeaderMap, token: &str) -> bool {
+    header_values(headers, header::UPGRADE.as_str())
+        .iter()
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(token))
+}
+
+/// Negotiates the upgrade: WebSocket by its subprotocol, SPDY by `X-Stream-Protocol-Version`.
+fn negotiate(
+    headers: &HeaderMap,
+    websocket: &[&'static str],
+    spdy: &[&'static str],
+) -> Result<Upgrade, Status> {
+    if asks_for(headers, "websocket") {
+        let offered = header_values(headers, header::SEC_WEBSOCKET_PROTOCOL.as_str());
+        return remotecommand::negotiate(offered, websocket)
+            .map(Upgrade::WebSocket)
+            .ok_or_else(|| {
+                Status::bad_request(format!(
+                    "unable to upgrade: no WebSocket protocol in common: the server supports {websocket:?}"
+                ))
+            });
+    }
+    if asks_for(headers, "spdy/3.1") {
+        let offered = header_values(headers, "x-stream-protocol-version");
+        return remotecommand::negotiate(offered, spdy)
+            .map(Upgrade::Spdy)
+            .ok_or_else(|| {
+                Status::other(
+                    403,
+                    "Forbidden",
+                    format!("unable to upgrade: unable to negotiate protocol: the server supports {spdy:?}"),
+                )
+            });
+    }
+    Err(Status::bad_request("Upgrade request required"))
+}
+
+/// The 101 answer to `upgrade`.
+fn switching(headers: &HeaderMap, upgrade: &Upgrade) -> Response<Body> {
+    let mut resp = Response::new(http_body_util::Empty::new().map_err(|n| match n {}).boxed());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    match upgrade {
+        Upgrade::WebSocket(protocol) => {
+            h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            let key = headers
+                .get(header::SEC_WEBSOCKET_KEY)
+                .map(|k| derive_accept_key(k.as_bytes()))
+                .unwrap_or_default();
+            if let Ok(v) = HeaderValue::from_str(&key) {
+                h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+            }
+            h.insert(
+                header::SEC_WEBSOCKET_PROTOCOL,
+                HeaderValue::from_static(protocol),
+            );
+        }
+        Upgrade::Spdy(protocol) => {
+            h.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+            h.insert(
+                "x-stream-protocol-version",
+                HeaderValue::from_static(protocol),
+            );
+        }
+    }
+    resp
+}
+
+fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+}
+
+impl StreamRoutes {
+    /// Serves a streaming request (one for which [`is_stream_path`] holds).
+    pub(crate) async fn serve(&self, mut req: Request<Incoming>) -> Response<Body> {
+        if !matches!(*req.method(), Method::GET | Method::POST) {
+            return status_response(Status::method_not_supported());
+        }
+        let Some(route) = route_of(req.uri().path()) else {
+            return status_response(Status::no_route());
+        };
+        let query = req.uri().query().unwrap_or("").to_string();
+        let (ns, pod) = match &route {
+            Route::Exec { ns, pod, .. }
+            | Route::Attach { ns, pod, .. }
+            | Route::PortForward { ns, pod } => (ns.clone(), pod.clone()),
+        };
+        let Some(handle) = self
+            .registry
+            .lock()
+            .get(&(ns.clone(), pod.clone()))
+            .cloned()
+        else {
+            return status_response(Status::not_found("pods", "", &pod));
+        };
+        match route {
+            Route::Exec { container, .. } | Route::Attach { container, .. }
+                if handle.live(&container).is_none() =>
+            {
+                status_response(Status::bad_request(format!(
+                    "container {container:?} in pod {pod:?} is not running"
+                )))
+            }
+            Route::Exec { container, .. } | Route::Attach { container, .. } => {
+                let is_exec = req
+                    .uri()
+                    .path()
+                    .trim_start_matches('/')
+                    .starts_with("exec/");
+                let options = match CommandOptions::parse(&query, is_exec) {
+                    Ok(o) => o,
+                    Err(msg) => return status_response(Status::bad_request(msg)),
+                };
+                let upgrade = match negotiate(
+                    req.headers(),
+                    &remotecommand::WEBSOCKET_PROTOCOLS,
+                    &remotecommand::SPDY_PROTOCOLS,
+                ) {
+                    Ok(u) => u,
+                    Err(s) => return status_response(s),
+                };
+                let Some(live) = handle.live(&container) else {
+                    return status_response(Status::bad_request(format!(
+                        "container {container:?} in pod {pod:?} is not running"
+                    )));
+                };
+                if !is_exec && options.streams.tty && live.terminal.is_none() {
+                    return status_response(Status::bad_request(format!(
+                        "container {container:?} in pod {pod:?} did not allocate a terminal"
+                    )));
+                }
+                let response = switching(req.headers(), &upgrade);
+                let on_upgrade = hyper::upgrade::on(&mut req);
+                let idle = self.idle_timeout;
+                tokio::spawn(async move {
+                    let Ok(upgraded) = on_upgrade.await else {
+                        return;
+                    };
+                    let io = TokioIo::new(upgraded);
+                    let (transport, command) = session();
+                    let streams = options.streams;
+                    let command_side = async move {
+                        if is_exec {
+                            exec::run(live.exec.clone(), options.command, streams, command).await
+                        } else {
+                            attach::run(live, streams, command).await
+                        }
+                    };
+                    match upgrade {
+                        Upgrade::WebSocket(protocol) => {
+                            let ws = WebSocketStream::from_raw_socket(
+                                io,
+                                Role::Server,
+                                Some(websocket_config()),
+                            )
+                            .await;
+                            let transport_side = websocket::serve_remote_command(
+                                ws, protocol, streams, transport, idle,
+                            );
+                            tokio::join!(transport_side, command_side);
+                        }
+                        Upgrade::Spdy(_) => {
+                            let transport_side =
+                                super::spdy::serve_remote_command(io, streams, transport);
+                            tokio::join!(transport_side, command_side);
+                        }
+                    }
+                });
+                response
+            }
+            Route::PortForward { .. } => {
+                let upgrade = match negotiate(
+                    req.headers(),
+                    &[remotecommand::PORT_FORWARD_TUNNEL],
+                    &[remotecommand::PORT_FORWARD],
+                ) {
+                    Ok(u) => u,
+                    Err(s) => return status_response(s),
+                };
+                let Some(ip) = handle.runtime.lock().pod_ip else {
+                    return status_response(Status::bad_request(format!(
+                        "pod {pod:?} has no IP address yet"
+                    )));
+                };
+                let target = super::portforward::ForwardTarget {
+                    namespace: ns,
+                    name: pod,
+                    uid: handle.key.uid.clone(),
+                };
+                let response = switching(req.headers(), &upgrade);
+                let on_upgrade = hyper::upgrade::on(&mut req);
+                let idle = self.idle_timeout;
+                tokio::spawn(async move {
+                    let Ok(upgraded) = on_upgrade.await else {
+                        return;
+                    };
+                    let io = TokioIo::new(upgraded);
+                    // Only the pod's own address is ever dialed.
+                    let dial = move |port: u16| -> futures::future::BoxFuture<
+                        'static,
+                        std::io::Result<tokio::net::TcpStream>,
+                    > {
+                        Box::pin(tokio::net::TcpStream::connect(SocketAddr::new(
+                            IpAddr::V4(ip),
+                            port,
+                        )))
+                    };
+                    match upgrade {
+                        Upgrade::WebSocket(_) => {
+                            let ws = WebSocketStream::from_raw_socket(
+                                io,
+                                Role::Server,
+                                Some(websocket_config()),
+                            )
+                            .await;
+                            super::portforward::serve(
+                                super::portforward::tunnel(ws),
+                                target,
+                                dial,
+                                idle,
+                            )
+                            .await;
+                        }
+                        Upgrade::Spdy(_) => {
+                            super::portforward::serve(io, target, dial, idle).await;
+                        }
+                    }
+                });
+                response
+            }
+        }
+    }
+}
