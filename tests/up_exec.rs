@@ -302,3 +302,273 @@ fn kubectl_exec_runs_commands_in_the_container() {
         text(&out.stderr)
     );
 }
+
+const RBAC: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: default}
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+- apiGroups: [""]
+  resources: [pods/exec]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader, namespace: default}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: reader}
+"#;
+
+#[test]
+fn exec_needs_create_on_pods_exec_and_the_node_takes_only_the_api_servers_key() {
+    let pg = Podgate::start(&["--no-dns"]);
+    let dir = pg.state_dir.parent().expect("tmp").to_path_buf();
+    pg.kubectl_ok(&[
+        "apply",
+        "-f",
+        manifest(&dir, "app.yaml", APP).to_str().expect("path"),
+    ]);
+    pg.kubectl_ok(&[
+        "apply",
+        "-f",
+        manifest(&dir, "rbac.yaml", RBAC).to_str().expect("path"),
+    ]);
+    running_ready(&pg, "web-0");
+    wait_for("the reader's role", || {
+        pg.kubectl(&["auth", "can-i", "get", "pods", "--as=reader"])
+            .status
+            .success()
+            .then_some(())
+    });
+    // `get` on pods/exec is not enough, over either protocol: a WebSocket exec is a GET,
+    // and podgate asks for `create` as the SPDY POST does.
+    for protocol in [Protocol::WebSocket, Protocol::Spdy] {
+        let out = kubectl(
+            &pg,
+            protocol,
+            &["exec", "web-0", "-c", "main", "--as=reader", "--", "true"],
+            None,
+        );
+        assert!(!out.status.success(), "{protocol:?}");
+        assert!(
+            text(&out.stderr).contains(
+                "Error from server (Forbidden): pods \"web-0\" is forbidden: User \"reader\" cannot create resource \"pods/exec\" in API group \"\" in the namespace \"default\""
+            ),
+            "{protocol:?}: {}",
+            text(&out.stderr)
+        );
+    }
+
+    // The node's endpoint answers only the API server: no credential of a user opens it.
+    let port = pg.kubectl_ok(&[
+        "get",
+        "nodes",
+        "-o",
+        "jsonpath={.items[0].status.daemonEndpoints.kubeletEndpoint.Port}",
+    ]);
+    let port: u16 = port.trim().parse().expect("node port");
+    for auth in [None, Some(format!("Bearer {}", pg.token()))] {
+        let (status, _, _) = raw_get(
+            port,
+            "/exec/default/web-0/main?command=id&stdout=true",
+            auth.as_deref(),
+        );
+        assert_eq!(status, 401, "auth {:?}", auth.is_some());
+        let (status, _, _) = raw_get(port, "/containerLogs/default/web-0/main", auth.as_deref());
+        assert_eq!(status, 401);
+    }
+}
+
+/// A plain HTTP/1.1 GET to 127.0.0.1:`port`: (status, headers, body).
+fn raw_get(port: u16, path: &str, authorization: Option<&str>) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(a) = authorization {
+        req.push_str(&format!("Authorization: {a}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    (status, head.to_string(), body.to_string())
+}
+
+#[test]
+fn kubectl_cp_copies_files_and_directories_both_ways() {
+    let pg = Podgate::start(&["--no-dns"]);
+    let dir = pg.state_dir.parent().expect("tmp").to_path_buf();
+    pg.kubectl_ok(&[
+        "apply",
+        "-f",
+        manifest(&dir, "app.yaml", APP).to_str().expect("path"),
+    ]);
+    running_ready(&pg, "web-0");
+    let local = dir.join("local");
+    std::fs::create_dir_all(local.join("tree/sub")).expect("mkdir");
+    std::fs::write(local.join("one.txt"), "first file\n").expect("write");
+    std::fs::write(local.join("tree/a.txt"), "tree a\n").expect("write");
+    let big: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(local.join("tree/sub/big.bin"), &big).expect("write");
+
+    for protocol in [Protocol::WebSocket, Protocol::Spdy] {
+        let what = format!("{protocol:?}");
+        let dest = format!("/var/data/{what}");
+        let out = kubectl(
+            &pg,
+            protocol,
+            &["exec", "web-0", "-c", "main", "--", "mkdir", "-p", &dest],
+            None,
+        );
+        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+        // Into the pod: a file, and a directory.
+        let file = local.join("one.txt");
+        let out = kubectl(
+            &pg,
+            protocol,
+            &[
+                "cp",
+                "-c",
+                "main",
+                file.to_str().expect("path"),
+                &format!("web-0:{dest}/one.txt"),
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+        let tree = local.join("tree");
+        let out = kubectl(
+            &pg,
+            protocol,
+            &[
+                "cp",
+                "-c",
+                "main",
+                tree.to_str().expect("path"),
+                &format!("web-0:{dest}/tree"),
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+        let out = kubectl(
+            &pg,
+            protocol,
+            &[
+                "exec",
+                "web-0",
+                "-c",
+                "main",
+                "--",
+                "sh",
+                "-c",
+                &format!("cat {dest}/one.txt {dest}/tree/a.txt; wc -c < {dest}/tree/sub/big.bin"),
+            ],
+            None,
+        );
+        assert_eq!(
+            text(&out.stdout),
+            "first file\ntree a\n2000000\n",
+            "{what}: {}",
+            text(&out.stderr)
+        );
+
+        // Out of the pod: the directory comes back byte for byte.
+        let back = dir.join(format!("back-{what}"));
+        let out = kubectl(
+            &pg,
+            protocol,
+            &[
+                "cp",
+                "-c",
+                "main",
+                &format!("web-0:{dest}/tree"),
+                back.to_str().expect("path"),
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+        assert_eq!(
+            std::fs::read_to_string(back.join("a.txt")).expect("a.txt"),
+            "tree a\n"
+        );
+        assert_eq!(
+            std::fs::read(back.join("sub/big.bin")).expect("big.bin"),
+            big,
+            "{what}"
+        );
+    }
+}
+
+/// Processes whose command line is exactly `words`.
+fn processes_running(words: &[&str]) -> usize {
+    let wanted: Vec<u8> = words.iter().flat_map(|w| w.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == wanted))
+        .count()
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn sessions_the_client_kills_leave_no_process_or_fd_behind() {
+    let pg = Podgate::start(&["--no-dns"]);
+    let dir = pg.state_dir.parent().expect("tmp").to_path_buf();
+    pg.kubectl_ok(&[
+        "apply",
+        "-f",
+        manifest(&dir, "app.yaml", APP).to_str().expect("path"),
+    ]);
+    running_ready(&pg, "web-0");
+    // One finished session first, so the connection pools are as they stay.
+    let out = kubectl(
+        &pg,
+        Protocol::WebSocket,
+        &["exec", "web-0", "-c", "main", "--", "true"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(500));
+    settle();
+    let baseline = open_fds(pg.pid());
+    let marker = ["sleep", "4242"];
+    for i in 0..50 {
+        let mut cmd = Command::new("kubectl");
+        cmd.arg("--kubeconfig")
+            .arg(pg.kubeconfig())
+            .args(["exec", "-i", "web-0", "-c", "main", "--", "sleep", "4242"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if i % 2 == 1 {
+            cmd.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+        }
+        let mut child = cmd.spawn().expect("kubectl exec");
+        wait_for("the exec'd command to run", || {
+            (processes_running(&marker) > 0).then_some(())
+        });
+        child.kill().expect("kill kubectl");
+        let _ = child.wait();
+        wait_for("the exec'd command to be gone", || {
+            (processes_running(&marker) == 0).then_some(())
+        });
+    }
+    wait_for("podgate's descriptors back where they were", || {
+        (open_fds(pg.pid()) <= baseline).then_some(())
+    });
+}

@@ -192,3 +192,56 @@ async fn refusal(resp: Response<hyper::body::Incoming>) -> Status {
     let text = String::from_utf8_lossy(&bytes).trim().to_string();
     Status::other(code, "", text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_upgrades_own_headers_travel_to_the_node() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("authorization", "Bearer user-token"),
+            ("cookie", "session=1"),
+            ("impersonate-user", "root"),
+            ("x-remote-user", "root"),
+            ("proxy-authorization", "Basic eA=="),
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-protocol", "v5.channel.k8s.io"),
+            ("x-stream-protocol-version", "v4.channel.k8s.io"),
+        ] {
+            h.append(k, HeaderValue::from_static(v));
+        }
+        h.append(
+            "x-stream-protocol-version",
+            HeaderValue::from_static("v5.channel.k8s.io"),
+        );
+        let kept: Vec<String> = upgrade_headers(&h)
+            .iter()
+            .map(|(n, _)| n.as_str().to_string())
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "connection",
+                "upgrade",
+                "sec-websocket-key",
+                "sec-websocket-version",
+                "sec-websocket-protocol",
+                "x-stream-protocol-version",
+                "x-stream-protocol-version",
+            ]
+        );
+    }
+
+    #[test]
+    fn subresources_name_their_kind() {
+        assert_eq!(Kind::of("exec"), Some(Kind::Exec));
+        assert_eq!(Kind::of("attach"), Some(Kind::Attach));
+        assert_eq!(Kind::of("portforward"), Some(Kind::PortForward));
+        assert_eq!(Kind::of("log"), None);
+    }
+}

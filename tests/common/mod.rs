@@ -75,6 +75,11 @@ impl Podgate {
         });
     }
 
+    /// The process id of `podgate up`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// The kubeconfig `podgate up` wrote.
     pub(crate) fn kubeconfig(&self) -> PathBuf {
         self.state_dir.join("kubeconfig")
