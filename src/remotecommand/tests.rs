@@ -82,7 +82,7 @@ fn sizes_decode_across_and_within_frames() {
     );
     assert!(d.feed(b"[1,2]").is_err());
     let mut d = SizeDecoder::default();
-    assert!(d.feed(&vec![b' '; 10]).expect("blank").is_empty());
+    assert!(d.feed(&[b' '; 10]).expect("blank").is_empty());
     assert!(
         d.feed(format!("{{\"Width\":{}", " ".repeat(5000)).as_bytes())
             .is_err()
