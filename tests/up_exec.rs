@@ -572,3 +572,36 @@ fn sessions_the_client_kills_leave_no_process_or_fd_behind() {
         (open_fds(pg.pid()) <= baseline).then_some(())
     });
 }
+
+#[test]
+fn a_pod_sees_its_volume_but_not_podgates_state_dir() {
+    let pg = Podgate::start(&["--no-dns"]);
+    let dir = pg.state_dir.parent().expect("tmp").to_path_buf();
+    pg.kubectl_ok(&[
+        "apply",
+        "-f",
+        manifest(&dir, "app.yaml", APP).to_str().expect("path"),
+    ]);
+    running_ready(&pg, "web-0");
+    if pg.log().contains("namespaces are not available") {
+        eprintln!("skipped: no mount namespaces here, pods share the host's file system");
+        return;
+    }
+    let state = pg.state_dir.canonicalize().expect("state dir");
+    let state = state.to_str().expect("path");
+    let script = format!(
+        "echo mine > /var/data/mine && cat /var/data/mine; ls -A {state} | wc -l; cat {state}/token || echo no-token; cat {state}/ca.key || echo no-key"
+    );
+    let out = kubectl(
+        &pg,
+        Protocol::WebSocket,
+        &["exec", "web-0", "-c", "main", "--", "sh", "-c", &script],
+        None,
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "mine\n0\nno-token\nno-key\n",
+        "{}",
+        text(&out.stderr)
+    );
+}

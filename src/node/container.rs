@@ -359,8 +359,12 @@ async fn prepare(ctx: &ContainerCtx) -> Result<Ready, PrepError> {
             let stage = ctx.handle.pod_dir.join("rootfs").join(ctx.name());
             std::fs::create_dir_all(&stage)
                 .map_err(|e| PrepError::Config(format!("create {}: {e}", stage.display())))?;
+            // The state dir (keys, the database, every pod's volumes) is out of the pod's
+            // sight; its own volumes stay at their mount paths.
+            let state_dir = ctx.shared.node_dir.parent().unwrap_or(&ctx.shared.node_dir);
             let plan = MountPlan::new(&binds, working_dir.as_deref(), &stage)
-                .map_err(|e| PrepError::Config(e.to_string()))?;
+                .map_err(|e| PrepError::Config(e.to_string()))?
+                .hiding(&[state_dir]);
             let ns = NewNamespaces {
                 user: mode == IsolationMode::UserNamespaces,
                 hostname,

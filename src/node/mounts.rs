@@ -92,6 +92,11 @@ enum Op {
     Chdir {
         path: CString,
     },
+    /// An empty read-only tmpfs over a directory the pod must not see (nothing to do when
+    /// it does not exist in the pod's view).
+    Hide {
+        target: CString,
+    },
 }
 
 const OLD_ROOT: &str = ".podgate-oldroot";
@@ -387,6 +392,21 @@ impl MountPlan {
         }
     }
 
+    /// The same plan, with an empty read-only file system laid over each of `paths` once
+    /// the volumes are bound (their binds stay reachable at their mount paths): podgate's
+    /// state dir holds keys and every other pod's volumes.
+    pub fn hiding(mut self, paths: &[&Path]) -> Self {
+        let at = self
+            .ops
+            .iter()
+            .rposition(|op| matches!(op, Op::Chdir { .. }))
+            .unwrap_or(self.ops.len());
+        for (i, p) in paths.iter().enumerate() {
+            self.ops.insert(at + i, Op::Hide { target: cstr(p) });
+        }
+        self
+    }
+
     /// Describes step `index` for error messages.
     pub fn describe(&self, index: usize) -> String {
         let s = |c: &CString| c.to_string_lossy().into_owned();
@@ -403,6 +423,7 @@ impl MountPlan {
             }
             Some(Op::Pivot { new_root, .. }) => format!("pivot_root into {}", s(new_root)),
             Some(Op::Chdir { path }) => format!("chdir to {}", s(path)),
+            Some(Op::Hide { target }) => format!("hide {}", s(target)),
             None => "set up the pod's namespaces".to_string(),
         }
     }
@@ -535,6 +556,24 @@ fn run_op(op: &Op) -> io::Result<()> {
                 Ok(())
             }
             Op::Chdir { path } => check(libc::chdir(path.as_ptr())),
+            Op::Hide { target } => {
+                let rc = libc::mount(
+                    c"tmpfs".as_ptr(),
+                    target.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    c"size=4k,nr_inodes=1,mode=0500".as_ptr().cast(),
+                );
+                if rc == 0 {
+                    return Ok(());
+                }
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::ENOENT) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
         }
     }
 }
