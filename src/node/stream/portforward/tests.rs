@@ -1,0 +1,1 @@
+//! Port-forward against the real kubectl, over SPDY and over the WebSocket tunnel.
