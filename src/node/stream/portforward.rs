@@ -38,10 +38,14 @@ pub(crate) const PAIR_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most pairs waiting for their partner at once; streams beyond it are reset.
 const MAX_PENDING_PAIRS: usize = 256;
 /// The most bytes read from the pod at a time, and so the largest DATA frame sent.
-const COPY_CHUNK: usize = 32 * 1024;
+const COPY_CHUNK: usize = super::MAX_CHUNK;
 
 /// The pod a session forwards to, for the texts kubectl shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    dead_code,
+    reason = "called by the node's streaming router, which lands on its own"
+)]
 pub(crate) struct ForwardTarget {
     /// The pod's name.
     pub(crate) name: String,
@@ -61,6 +65,10 @@ impl fmt::Display for ForwardTarget {
 /// Serves a port-forward session on `io` (after its 101 with `X-Stream-Protocol-Version:
 /// portforward.k8s.io`, or a [`tunnel`]) with kubelet's 4-hour idle timeout; `dial(port)`
 /// connects to the pod's port. Returns when the client is gone or the session went idle.
+#[allow(
+    dead_code,
+    reason = "called by the node's streaming router, which lands on its own"
+)]
 pub(crate) async fn serve<IO, D>(io: IO, target: ForwardTarget, dial: D)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -335,6 +343,10 @@ fn dial_error_text(e: &io::Error) -> String {
 /// it: binary message payloads, concatenated, are what is read (a SPDY frame may span
 /// several messages, one per Go `Write`); each write is one binary message; shutting down
 /// sends Close 1000, the only code kubectl reads as a clean end.
+#[allow(
+    dead_code,
+    reason = "called by the node's streaming router, which lands on its own"
+)]
 pub(crate) fn tunnel<S>(ws: WebSocketStream<S>) -> Tunnel<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -432,7 +432,7 @@ impl Reader {
             }
             Frame::Ping { id } => {
                 // Echo the client's pings (odd ids); an even id would answer a ping of ours.
-                if id % 2 == 1 {
+                if !id.is_multiple_of(2) {
                     return self.queue(Frame::Ping { id }).await;
                 }
                 true
@@ -450,7 +450,7 @@ impl Reader {
     /// Registers a stream the client opened and hands it to the acceptor.
     async fn open(&mut self, stream_id: u32, fin: bool, headers: Headers) -> bool {
         let refuse = |status| Frame::RstStream { stream_id, status };
-        if stream_id % 2 == 0 || stream_id == 0 {
+        if stream_id.is_multiple_of(2) {
             return self.queue(refuse(rst::PROTOCOL_ERROR)).await;
         }
         if self.streams.contains_key(&stream_id) {

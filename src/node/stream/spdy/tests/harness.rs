@@ -4,7 +4,6 @@
 
 use std::convert::Infallible;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
@@ -50,12 +49,13 @@ pub(crate) enum Upgrade {
     PortForwardTunnel,
 }
 
+/// The upgrades served, in order, each with the bytes the client sent after the 101.
+type Sessions = Arc<Mutex<Vec<(Upgrade, Arc<Mutex<Vec<u8>>>)>>>;
+
 /// The running server.
 pub(crate) struct FakeApi {
-    /// Its address.
-    pub(crate) addr: SocketAddr,
-    /// The upgrades served, in order, with the bytes the client sent after the 101.
-    pub(crate) sessions: Arc<Mutex<Vec<(Upgrade, Arc<Mutex<Vec<u8>>>)>>>,
+    /// The upgrades served.
+    sessions: Sessions,
     dir: tempfile::TempDir,
     _server: tokio_util::task::AbortOnDropHandle<()>,
 }
@@ -64,7 +64,7 @@ pub(crate) struct FakeApi {
 struct Shared {
     run: RunCommand,
     dial: DialPort,
-    sessions: Arc<Mutex<Vec<(Upgrade, Arc<Mutex<Vec<u8>>>)>>>,
+    sessions: Sessions,
 }
 
 impl FakeApi {
@@ -104,7 +104,6 @@ impl FakeApi {
         );
         std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
         Self {
-            addr,
             sessions,
             dir,
             _server: tokio_util::task::AbortOnDropHandle::new(server),
