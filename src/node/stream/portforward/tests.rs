@@ -11,10 +11,13 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Child;
 
+use super::{ForwardTarget, serve, serve_with_idle_timeout};
+use crate::node::stream::spdy::tests::client::{RawClient, stream_bytes};
 use crate::node::stream::spdy::tests::harness::{
     DialPort, FakeApi, POD_UID, Upgrade, maybe_write_fixture,
 };
 use crate::node::stream::spdy::tests::test_commands;
+use crate::remotecommand::spdy::{Frame, rst};
 
 /// The env that makes kubectl's port-forward use plain SPDY.
 const SPDY: [(&str, &str); 1] = [("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")];
@@ -182,4 +185,210 @@ async fn kubectl_port_forward_over_spdy_reports_a_refused_port() {
 #[tokio::test]
 async fn kubectl_port_forward_over_the_tunnel_reports_a_refused_port() {
     refused_port_ends_kubectl(&TUNNEL).await;
+}
+
+/// The pod the raw-client tests forward to.
+fn raw_target() -> ForwardTarget {
+    ForwardTarget {
+        name: "p".into(),
+        namespace: "default".into(),
+        uid: "u-1".into(),
+    }
+}
+
+/// A dialer that refuses every port, without touching the network (so a paused clock can
+/// run ahead), and counts its calls.
+fn refusing_dialer(
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+) -> impl Fn(u16) -> futures::future::BoxFuture<'static, std::io::Result<TcpStream>>
++ Send
++ Sync
++ 'static {
+    move |_| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { Err(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)) }.boxed()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_without_its_partner_times_out_with_kubelets_text() {
+    let (mut client, server) = RawClient::pair(64 * 1024);
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let _served = tokio::spawn(serve(server, raw_target(), refusing_dialer(calls.clone())));
+    client
+        .open(
+            1,
+            &[("streamType", "error"), ("port", "80"), ("requestID", "0")],
+        )
+        .await;
+    let frames = client
+        .until(|f| {
+            matches!(
+                f,
+                Frame::Data {
+                    stream_id: 1,
+                    fin: true,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert!(matches!(frames[0], Frame::SynReply { stream_id: 1, .. }));
+    let (text, fin) = stream_bytes(&frames, 1);
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "(request=0) timed out waiting for streams"
+    );
+    assert!(fin);
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing dialled"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn streams_with_bad_headers_are_reset() {
+    let (mut client, server) = RawClient::pair(64 * 1024);
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let _served = tokio::spawn(serve(server, raw_target(), refusing_dialer(calls.clone())));
+    let cases: [&[(&str, &str)]; 5] = [
+        &[("streamType", "data")],
+        &[("streamType", "data"), ("port", "0")],
+        &[("streamType", "data"), ("port", "http")],
+        &[("port", "80")],
+        &[("streamType", "bogus"), ("port", "80")],
+    ];
+    for (i, headers) in cases.iter().enumerate() {
+        let id = 2 * i as u32 + 1;
+        client.open(id, headers).await;
+        let frame = client.next().await;
+        assert_eq!(
+            frame,
+            Some(Frame::RstStream {
+                stream_id: id,
+                status: rst::CANCEL
+            }),
+            "{headers:?}"
+        );
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn streams_pair_by_stream_id_without_a_request_id_and_report_a_refused_dial() {
+    let (mut client, server) = RawClient::pair(64 * 1024);
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let _served = tokio::spawn(serve(server, raw_target(), refusing_dialer(calls.clone())));
+    client
+        .open(1, &[("streamType", "error"), ("port", "8080")])
+        .await;
+    client
+        .open(3, &[("streamType", "data"), ("port", "8080")])
+        .await;
+    let frames = client
+        .until(|f| {
+            matches!(
+                f,
+                Frame::Data {
+                    stream_id: 1,
+                    fin: true,
+                    ..
+                }
+            )
+        })
+        .await;
+    let (text, _) = stream_bytes(&frames, 1);
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "error forwarding port 8080 to pod p_default, uid u-1: connect: connection refused"
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_session_is_closed() {
+    let (mut client, server) = RawClient::pair(64 * 1024);
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let served = tokio::spawn(serve_with_idle_timeout(
+        server,
+        raw_target(),
+        refusing_dialer(calls),
+        Duration::from_secs(3600),
+    ));
+    // A ping resets the idle timer and is answered; then silence ends the session.
+    client.send(Frame::Ping { id: 1 }).await;
+    assert_eq!(client.next().await, Some(Frame::Ping { id: 1 }));
+    let rest = client.rest().await;
+    assert!(
+        matches!(rest.as_slice(), [Frame::GoAway { status: 0, .. }]),
+        "{rest:?}"
+    );
+    served.await.unwrap();
+}
+
+/// The peak resident set of this process, in KiB (`VmHWM`).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// 256 MiB each way through `kubectl port-forward` over the tunnel, generated and checked on
+/// the fly: the throughput, and the growth of this process's peak memory, which must stay
+/// flat (the server side's buffers are bounded). Run with `cargo test --lib --release
+/// large_transfer -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: 256 MiB through kubectl"]
+async fn large_transfer_through_kubectl_keeps_memory_flat() {
+    const TOTAL: usize = 256 * 1024 * 1024;
+    let (echo, _echo_task) = echo_server().await;
+    let api = FakeApi::start(test_commands(), dialer(echo, closed_port().await)).await;
+    for (name, env) in [("tunnel", &TUNNEL[..]), ("spdy", &SPDY[..])] {
+        let (mut child, local) = port_forward(&api, 80, env).await;
+        let before = peak_rss_kib();
+        let started = std::time::Instant::now();
+        let mut conn = TcpStream::connect(("127.0.0.1", local)).await.unwrap();
+        let (mut r, mut w) = conn.split();
+        let pattern = |i: usize| (i.wrapping_mul(2_654_435_761) >> 24) as u8;
+        let send = async {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut at = 0;
+            while at < TOTAL {
+                for (k, b) in buf.iter_mut().enumerate() {
+                    *b = pattern(at + k);
+                }
+                w.write_all(&buf).await.unwrap();
+                at += buf.len();
+            }
+            w.shutdown().await.unwrap();
+        };
+        let recv = async {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut at = 0;
+            loop {
+                let n = r.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return at;
+                }
+                for (k, b) in buf[..n].iter().enumerate() {
+                    assert_eq!(*b, pattern(at + k), "byte {}", at + k);
+                }
+                at += n;
+            }
+        };
+        let (_, received) = tokio::join!(send, recv);
+        let secs = started.elapsed().as_secs_f64();
+        let growth = peak_rss_kib().saturating_sub(before);
+        assert_eq!(received, TOTAL);
+        println!(
+            "{name}: 256 MiB each way in {secs:.1} s ({:.0} MiB/s), peak RSS grew {growth} KiB",
+            256.0 / secs
+        );
+        assert!(growth < 64 * 1024, "peak RSS grew {growth} KiB");
+        child.kill().await.unwrap();
+    }
 }
