@@ -259,6 +259,9 @@ async fn forward(pair: Pair, target: Arc<ForwardTarget>, dial: Arc<Dial>) {
         error,
         mut data,
     } = pair;
+    // kubectl half-closes the error stream at once; whatever else came on it is dropped
+    // rather than left to fill its queue.
+    let IncomingStream { send: error, .. } = error;
     let conn = match dial(port).await {
         Ok(conn) => conn,
         Err(e) => {
@@ -267,8 +270,8 @@ async fn forward(pair: Pair, target: Arc<ForwardTarget>, dial: Arc<Dial>) {
                 target.uid,
                 dial_error_text(&e)
             );
-            let _ = error.send.send(Bytes::from(text)).await;
-            let _ = error.send.finish().await;
+            let _ = error.send(Bytes::from(text)).await;
+            let _ = error.finish().await;
             let _ = data.send.finish().await;
             return;
         }
@@ -314,14 +317,14 @@ async fn forward(pair: Pair, target: Arc<ForwardTarget>, dial: Arc<Dial>) {
         _ = &mut pod_to_client => {
             // The pod is done sending: kubectl waits for the error stream's FIN before it
             // closes its local connection, so close it now and let the client's side drain.
-            let _ = error.send.finish().await;
+            let _ = error.finish().await;
             let _ = client_to_pod.await;
         }
         up_ok = &mut client_to_pod => {
             if up_ok {
                 let _ = pod_to_client.await;
             }
-            let _ = error.send.finish().await;
+            let _ = error.finish().await;
         }
     }
 }
