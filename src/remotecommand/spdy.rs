@@ -37,6 +37,8 @@ const STREAM_ID_MASK: u32 = 0x7fff_ffff;
 const FLAG_FIN: u8 = 0x01;
 /// UNIDIRECTIONAL: the receiver of a SYN_STREAM may not send on it.
 const FLAG_UNIDIRECTIONAL: u8 = 0x02;
+/// CLEAR_SETTINGS: the receiver forgets settings it persisted (SETTINGS only).
+const FLAG_CLEAR_SETTINGS: u8 = 0x01;
 
 /// The control frame types, by number.
 mod kind {
@@ -506,7 +508,7 @@ impl FrameDecoder {
                     })
                     .collect();
                 Frame::Settings {
-                    clear: flags & FLAG_FIN != 0,
+                    clear: flags & FLAG_CLEAR_SETTINGS != 0,
                     entries,
                 }
             }
@@ -738,7 +740,12 @@ impl FrameEncoder {
                     );
                     p.extend_from_slice(&value.to_be_bytes());
                 }
-                control(out, kind::SETTINGS, fin(*clear), &p)?;
+                control(
+                    out,
+                    kind::SETTINGS,
+                    if *clear { FLAG_CLEAR_SETTINGS } else { 0 },
+                    &p,
+                )?;
             }
             Frame::Ping { id } => control(out, kind::PING, 0, &id.to_be_bytes())?,
             Frame::GoAway {
