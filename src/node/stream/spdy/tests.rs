@@ -301,3 +301,18 @@ async fn client_pings_are_echoed() {
     // Only the client's own (odd) ping comes back: an even id would answer a server ping.
     assert_eq!(client.next().await, Some(Frame::Ping { id: 5 }));
 }
+
+#[tokio::test(start_paused = true)]
+async fn output_longer_than_a_data_frame_is_split_not_refused() {
+    let (mut client, server) = RawClient::pair(64 * 1024);
+    let (transport, command) = session();
+    let _served = tokio::spawn(serve_remote_command(server, TTY, transport));
+    open_tty_session(&mut client).await;
+    let big = Bytes::from(vec![1u8; crate::remotecommand::spdy::MAX_DATA_FRAME + 10]);
+    let send = command.outbound.send(Outbound::Stdout(big.clone()));
+    let receive =
+        client.until(|f| matches!(f, Frame::Data { stream_id: 5, data, .. } if data.len() == 10));
+    let (sent, frames) = tokio::join!(send, receive);
+    sent.unwrap();
+    assert_eq!(stream_bytes(&frames, 5).0, big.to_vec());
+}
