@@ -316,3 +316,18 @@ async fn output_longer_than_a_data_frame_is_split_not_refused() {
     sent.unwrap();
     assert_eq!(stream_bytes(&frames, 5).0, big.to_vec());
 }
+
+#[tokio::test]
+async fn kubectl_exec_falls_back_to_spdy_when_the_websocket_upgrade_is_refused() {
+    // kubectl's default tries WebSocket first; this server refuses it with a 400 Status.
+    let api = FakeApi::start(test_commands(), no_dial()).await;
+    let out = run_to_end(api.kubectl(&["exec", "p", "--", "hello"], &[])).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from p\n",
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(api.upgrades(), [Upgrade::ExecSpdy]);
+}
