@@ -25,7 +25,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::remotecommand::spdy::{Frame, FrameDecoder, FrameEncoder, Headers, goaway, rst};
+use crate::remotecommand::spdy::{
+    Frame, FrameDecoder, FrameEncoder, Headers, MAX_DATA_FRAME, goaway, rst,
+};
 
 /// Frames a stream's queue holds before the reader waits for its consumer.
 pub(crate) const STREAM_QUEUE: usize = 8;
@@ -130,14 +132,21 @@ impl SendStream {
         .await
     }
 
-    /// Sends `data` as one DATA frame.
-    pub(crate) async fn send(&self, data: Bytes) -> io::Result<()> {
-        self.frame(Frame::Data {
-            stream_id: self.id,
-            fin: false,
-            data,
-        })
-        .await
+    /// Sends `data` as one DATA frame (as several of at most [`MAX_DATA_FRAME`] bytes if it is
+    /// longer, the most the peer's decoder is sure to take).
+    pub(crate) async fn send(&self, mut data: Bytes) -> io::Result<()> {
+        loop {
+            let piece = data.split_to(data.len().min(MAX_DATA_FRAME));
+            self.frame(Frame::Data {
+                stream_id: self.id,
+                fin: false,
+                data: piece,
+            })
+            .await?;
+            if data.is_empty() {
+                return Ok(());
+            }
+        }
     }
 
     /// Half-closes this side: an empty DATA frame with FIN.

@@ -301,3 +301,33 @@ async fn client_pings_are_echoed() {
     // Only the client's own (odd) ping comes back: an even id would answer a server ping.
     assert_eq!(client.next().await, Some(Frame::Ping { id: 5 }));
 }
+
+#[tokio::test(start_paused = true)]
+async fn output_longer_than_a_data_frame_is_split_not_refused() {
+    let (mut client, server) = RawClient::pair(64 * 1024);
+    let (transport, command) = session();
+    let _served = tokio::spawn(serve_remote_command(server, TTY, transport));
+    open_tty_session(&mut client).await;
+    let big = Bytes::from(vec![1u8; crate::remotecommand::spdy::MAX_DATA_FRAME + 10]);
+    let send = command.outbound.send(Outbound::Stdout(big.clone()));
+    let receive =
+        client.until(|f| matches!(f, Frame::Data { stream_id: 5, data, .. } if data.len() == 10));
+    let (sent, frames) = tokio::join!(send, receive);
+    sent.unwrap();
+    assert_eq!(stream_bytes(&frames, 5).0, big.to_vec());
+}
+
+#[tokio::test]
+async fn kubectl_exec_falls_back_to_spdy_when_the_websocket_upgrade_is_refused() {
+    // kubectl's default tries WebSocket first; this server refuses it with a 400 Status.
+    let api = FakeApi::start(test_commands(), no_dial()).await;
+    let out = run_to_end(api.kubectl(&["exec", "p", "--", "hello"], &[])).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from p\n",
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(api.upgrades(), [Upgrade::ExecSpdy]);
+}
