@@ -232,11 +232,17 @@ impl SizeDecoder {
         let mut sizes = Vec::new();
         let mut used = 0;
         {
-            let mut docs =
-                serde_json::Deserializer::from_slice(&self.pending).into_iter::<TerminalSize>();
+            // Documents are read as JSON values first: a size is an object, and serde would
+            // take a list such as `[80,24]` for the struct too.
+            let mut docs = serde_json::Deserializer::from_slice(&self.pending).into_iter::<Value>();
             loop {
                 match docs.next() {
-                    Some(Ok(size)) => {
+                    Some(Ok(doc)) => {
+                        let size = doc
+                            .is_object()
+                            .then(|| serde_json::from_value::<TerminalSize>(doc).ok())
+                            .flatten()
+                            .ok_or_else(|| "invalid terminal size".to_string())?;
                         sizes.push(size);
                         used = docs.byte_offset();
                     }

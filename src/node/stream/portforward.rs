@@ -31,8 +31,6 @@ use super::spdy::CLOSE_LINGER;
 use super::spdy::session::{IncomingStream, Session, SessionOptions};
 use crate::remotecommand::spdy::rst;
 
-/// kubelet's default `--streaming-connection-idle-timeout`.
-pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(4 * 60 * 60);
 /// How long the first stream of a pair waits for its partner (kubelet's stream creation timeout).
 pub(crate) const PAIR_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most pairs waiting for their partner at once; streams beyond it are reset.
@@ -42,10 +40,6 @@ const COPY_CHUNK: usize = super::MAX_CHUNK;
 
 /// The pod a session forwards to, for the texts kubectl shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(
-    dead_code,
-    reason = "called by the node's streaming router, which lands on its own"
-)]
 pub(crate) struct ForwardTarget {
     /// The pod's name.
     pub(crate) name: String,
@@ -63,28 +57,11 @@ impl fmt::Display for ForwardTarget {
 }
 
 /// Serves a port-forward session on `io` (after its 101 with `X-Stream-Protocol-Version:
-/// portforward.k8s.io`, or a [`tunnel`]) with kubelet's 4-hour idle timeout; `dial(port)`
-/// connects to the pod's port. Returns when the client is gone or the session went idle.
-#[allow(
-    dead_code,
-    reason = "called by the node's streaming router, which lands on its own"
-)]
-pub(crate) async fn serve<IO, D>(io: IO, target: ForwardTarget, dial: D)
+/// portforward.k8s.io`, or a [`tunnel`]); `dial(port)` connects to the pod's port. Returns when
+/// the client is gone or no frame moved either way for `idle_timeout` (kubectl's pings every
+/// 5 or 10 s count).
+pub(crate) async fn serve<IO, D>(io: IO, target: ForwardTarget, dial: D, idle_timeout: Duration)
 where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    D: Fn(u16) -> BoxFuture<'static, io::Result<TcpStream>> + Send + Sync + 'static,
-{
-    serve_with_idle_timeout(io, target, dial, DEFAULT_IDLE_TIMEOUT).await
-}
-
-/// [`serve`], closing the session after `idle_timeout` without a frame either way
-/// (kubectl's pings every 5 or 10 s count).
-pub(crate) async fn serve_with_idle_timeout<IO, D>(
-    io: IO,
-    target: ForwardTarget,
-    dial: D,
-    idle_timeout: Duration,
-) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     D: Fn(u16) -> BoxFuture<'static, io::Result<TcpStream>> + Send + Sync + 'static,
 {
@@ -346,10 +323,6 @@ fn dial_error_text(e: &io::Error) -> String {
 /// it: binary message payloads, concatenated, are what is read (a SPDY frame may span
 /// several messages, one per Go `Write`); each write is one binary message; shutting down
 /// sends Close 1000, the only code kubectl reads as a clean end.
-#[allow(
-    dead_code,
-    reason = "called by the node's streaming router, which lands on its own"
-)]
 pub(crate) fn tunnel<S>(ws: WebSocketStream<S>) -> Tunnel<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -333,7 +333,7 @@ impl StreamRoutes {
                                 Some(websocket_config()),
                             )
                             .await;
-                            super::portforward::serve_with_idle_timeout(
+                            super::portforward::serve(
                                 super::portforward::tunnel(ws),
                                 target,
                                 dial,
@@ -342,7 +342,7 @@ impl StreamRoutes {
                             .await;
                         }
                         Upgrade::Spdy(_) => {
-                            super::portforward::serve_with_idle_timeout(io, target, dial, idle).await;
+                            super::portforward::serve(io, target, dial, idle).await;
                         }
                     }
                 });

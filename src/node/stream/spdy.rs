@@ -34,10 +34,6 @@ pub(crate) const CLOSE_LINGER: Duration = Duration::from_secs(5);
 /// the resize stream → [`Inbound::Resize`], and [`Outbound`] messages → DATA on stdout,
 /// stderr and error, one frame per message. Returns after the `Status`, or once the client
 /// is gone; either way `ends.inbound` is dropped then.
-#[allow(
-    dead_code,
-    reason = "called by the node's streaming router, which lands on its own"
-)]
 pub(crate) async fn serve_remote_command<IO>(io: IO, streams: Streams, ends: TransportEnds)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,

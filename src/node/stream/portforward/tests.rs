@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Child;
 
-use super::{ForwardTarget, serve, serve_with_idle_timeout};
+use super::{ForwardTarget, serve};
 use crate::node::stream::spdy::tests::client::{RawClient, stream_bytes};
 use crate::node::stream::spdy::tests::harness::{
     DialPort, FakeApi, POD_UID, Upgrade, maybe_write_fixture,
@@ -214,7 +214,12 @@ fn refusing_dialer(
 async fn a_stream_without_its_partner_times_out_with_kubelets_text() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let _served = tokio::spawn(serve(server, raw_target(), refusing_dialer(calls.clone())));
+    let _served = tokio::spawn(serve(
+        server,
+        raw_target(),
+        refusing_dialer(calls.clone()),
+        crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+    ));
     client
         .open(
             1,
@@ -251,7 +256,12 @@ async fn a_stream_without_its_partner_times_out_with_kubelets_text() {
 async fn streams_with_bad_headers_are_reset() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let _served = tokio::spawn(serve(server, raw_target(), refusing_dialer(calls.clone())));
+    let _served = tokio::spawn(serve(
+        server,
+        raw_target(),
+        refusing_dialer(calls.clone()),
+        crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+    ));
     let cases: [&[(&str, &str)]; 5] = [
         &[("streamType", "data")],
         &[("streamType", "data"), ("port", "0")],
@@ -279,7 +289,12 @@ async fn streams_with_bad_headers_are_reset() {
 async fn streams_pair_by_stream_id_without_a_request_id_and_report_a_refused_dial() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let _served = tokio::spawn(serve(server, raw_target(), refusing_dialer(calls.clone())));
+    let _served = tokio::spawn(serve(
+        server,
+        raw_target(),
+        refusing_dialer(calls.clone()),
+        crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+    ));
     client
         .open(1, &[("streamType", "error"), ("port", "8080")])
         .await;
@@ -310,7 +325,7 @@ async fn streams_pair_by_stream_id_without_a_request_id_and_report_a_refused_dia
 async fn an_idle_session_is_closed() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let served = tokio::spawn(serve_with_idle_timeout(
+    let served = tokio::spawn(serve(
         server,
         raw_target(),
         refusing_dialer(calls),

@@ -294,7 +294,13 @@ fn upgrade_port_forward(mut req: Request<Incoming>, shared: Arc<Shared>) -> Resp
             let ws =
                 WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
             let io = Recorder::new(portforward::tunnel(ws), recorded);
-            portforward::serve(io, target, dial).await;
+            portforward::serve(
+                io,
+                target,
+                dial,
+                crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+            )
+            .await;
         });
         return Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -317,7 +323,13 @@ fn upgrade_port_forward(mut req: Request<Incoming>, shared: Arc<Shared>) -> Resp
             return;
         };
         let io = Recorder::new(TokioIo::new(upgraded), recorded);
-        portforward::serve(io, target, dial).await;
+        portforward::serve(
+            io,
+            target,
+            dial,
+            crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+        )
+        .await;
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
