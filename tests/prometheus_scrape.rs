@@ -168,7 +168,10 @@ fn start_prometheus(dir: &Path, config: &str) -> Prometheus {
     let log = std::fs::File::create(&log_path).expect("log");
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", file.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(log)
@@ -223,7 +226,10 @@ fn query(prom: &Prometheus, q: &str) -> Vec<Value> {
         return Vec::new();
     };
     let doc: Value = serde_json::from_str(&text).unwrap_or_default();
-    doc["data"]["result"].as_array().cloned().unwrap_or_default()
+    doc["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// `(pod, ordinal, value)` of every series of an instant query, sorted.
