@@ -50,7 +50,10 @@ const ROOMS: &[(&str, &[&str])] = &[
     ),
     ("pet", &[]),
     // The servers and agents: each reaches cluster state only through `kube::Client`.
-    ("apiserver", &["store", "auth", "remotecommand", "machinery", "wire"]),
+    (
+        "apiserver",
+        &["store", "auth", "remotecommand", "machinery", "wire"],
+    ),
     (
         "gateway",
         &["auth", "cluster", "tls", "secrets", "machinery", "wire"],

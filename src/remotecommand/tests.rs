@@ -2,12 +2,21 @@ use super::*;
 
 #[test]
 fn websocket_negotiation_takes_the_first_offered_protocol_served() {
-    assert_eq!(negotiate(["v5.channel.k8s.io"], &WEBSOCKET_PROTOCOLS), Some(V5));
     assert_eq!(
-        negotiate(["channel.k8s.io, v4.channel.k8s.io", "v5.channel.k8s.io"], &WEBSOCKET_PROTOCOLS),
+        negotiate(["v5.channel.k8s.io"], &WEBSOCKET_PROTOCOLS),
+        Some(V5)
+    );
+    assert_eq!(
+        negotiate(
+            ["channel.k8s.io, v4.channel.k8s.io", "v5.channel.k8s.io"],
+            &WEBSOCKET_PROTOCOLS
+        ),
         Some(V4)
     );
-    assert_eq!(negotiate(["base64.channel.k8s.io"], &WEBSOCKET_PROTOCOLS), None);
+    assert_eq!(
+        negotiate(["base64.channel.k8s.io"], &WEBSOCKET_PROTOCOLS),
+        None
+    );
     assert_eq!(negotiate([], &WEBSOCKET_PROTOCOLS), None);
     assert_eq!(
         negotiate([PORT_FORWARD_TUNNEL], &[PORT_FORWARD_TUNNEL]),
@@ -74,7 +83,10 @@ fn sizes_decode_across_and_within_frames() {
     assert!(d.feed(b"[1,2]").is_err());
     let mut d = SizeDecoder::default();
     assert!(d.feed(&vec![b' '; 10]).expect("blank").is_empty());
-    assert!(d.feed(format!("{{\"Width\":{}", " ".repeat(5000)).as_bytes()).is_err());
+    assert!(
+        d.feed(format!("{{\"Width\":{}", " ".repeat(5000)).as_bytes())
+            .is_err()
+    );
 }
 
 #[test]
