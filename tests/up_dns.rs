@@ -526,3 +526,140 @@ fn sixty_endpoints_overflow_udp_and_glibc_gets_all_of_them_over_tcp() {
         assert!(some > 0 && some < 60, "busybox nslookup: {log}");
     }
 }
+
+/// `podgate up` as a user who may not bind port 53 (root drops to `nobody` with `setpriv`):
+/// it starts anyway, warns once with the ways to allow it, and its pods get the host's
+/// resolver configuration, through which outside names still resolve.
+#[test]
+fn without_the_privilege_for_port_53_podgate_starts_warns_once_and_pods_resolve_outside_names() {
+    use std::os::unix::fs::PermissionsExt;
+    let uid = String::from_utf8_lossy(&Command::new("id").arg("-u").output().expect("id").stdout)
+        .trim()
+        .to_string();
+    let low_ports_open = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|t| t.trim().parse::<u16>().ok())
+        .is_some_and(|start| start <= 53);
+    if low_ports_open {
+        eprintln!("skipped: every user may bind port 53 here (ip_unprivileged_port_start)");
+        return;
+    }
+    let dns = free_dns_addr();
+    let upstream = start_stub();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path();
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let resolv = base.join("resolv.conf");
+    std::fs::write(&resolv, format!("nameserver {}\n", upstream.ip())).expect("resolv.conf");
+    let home = base.join("home");
+    std::fs::create_dir(&home).expect("home");
+    // The binary where the unprivileged user can reach it (the build dir may be private).
+    let bin = base.join("podgate");
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_podgate"), &bin).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_podgate"), &bin).expect("copy podgate");
+    }
+    let mut cmd = if uid == "0" {
+        std::os::unix::fs::chown(&home, Some(65534), Some(65534)).expect("chown");
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    let state = home.join("state");
+    let log_path = base.join("podgate.log");
+    let child = cmd
+        .arg("up")
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(&state)
+        .args(["--cluster-dns", &dns.to_string(), "--dns-resolv-conf"])
+        .arg(&resolv)
+        .env("HOME", &home)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).expect("log"))
+        .spawn()
+        .expect("start podgate up unprivileged");
+    let _guard = KillOnDrop(child);
+    let kubeconfig = state.join("kubeconfig");
+    let port: u16 = wait_for("the kubeconfig", || {
+        let text = std::fs::read_to_string(&kubeconfig).ok()?;
+        let server = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("server:"))?;
+        server.rsplit(':').next()?.trim().parse().ok()
+    });
+    wait_for("/readyz", || {
+        (common::http_get(port, "/readyz").ok()?.0 == 200).then_some(())
+    });
+
+    // One warning, saying how to allow the bind.
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert_eq!(log.matches("cluster DNS is off").count(), 1, "{log}");
+    assert!(
+        log.contains("setcap cap_net_bind_service=+ep")
+            && log.contains("net.ipv4.ip_unprivileged_port_start=53"),
+        "{log}"
+    );
+    assert!(
+        UdpSocket::bind(dns).is_ok() && TcpListener::bind(dns).is_ok(),
+        "podgate holds no socket on {dns}"
+    );
+
+    // A pod resolves an outside name through the host's resolver configuration (which needs
+    // the pod's own mount namespace: unprivileged, a user namespace).
+    let isolation = wait_for("the node agent's isolation line", || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        log.lines()
+            .find(|l| l.contains("pods run in") || l.contains("namespaces are not available"))
+            .map(str::to_string)
+    });
+    if !isolation.contains("pods run in") {
+        eprintln!("pods are not isolated here: their resolv.conf is the machine's; not checked");
+        return;
+    }
+    let kubectl = |args: &[&str]| {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(args)
+            .output()
+            .expect("kubectl")
+    };
+    let pod = manifest(base, "pod.yaml", OUTSIDE_CLIENT);
+    let applied = kubectl(&["apply", "-f", pod.to_str().expect("utf-8")]);
+    assert!(applied.status.success(), "{applied:?}");
+    let out = wait_for("the client's output", || {
+        let text = String::from_utf8_lossy(&kubectl(&["logs", "outside"]).stdout).into_owned();
+        text.contains("end").then_some(text)
+    });
+    assert!(
+        out.contains(&format!("nameserver {}", upstream.ip())),
+        "resolv.conf: {out}"
+    );
+    assert!(out.contains("192.0.2.7"), "getent: {out}");
+}
+
+/// A pod that shows its resolver configuration and looks up an outside name.
+const OUTSIDE_CLIENT: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: outside}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: debian
+    command: ["sh", "-c", "cat /etc/resolv.conf; getent hosts far.example; echo end"]
+"#;
+
+/// Kills the child process (and waits for it) when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
