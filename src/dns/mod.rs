@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncoder;
 use hickory_resolver::config::{NameServerConfig, ResolverOpts};
 use hickory_server::Server;
@@ -317,6 +317,31 @@ fn fits(
         && usize::from(counts.additionals) == additionals.len() + usize::from(edns.is_some())
 }
 
+/// The DNS header's size.
+const HEADER: usize = 12;
+/// The size of the OPT record podgate answers with (no options).
+const OPT: usize = 11;
+
+/// A name's size on the wire, uncompressed.
+fn name_bound(name: &Name) -> usize {
+    name.iter().map(|label| label.len() + 1).sum::<usize>() + 1
+}
+
+/// A record's size on the wire without name compression (an upper bound of what the encoder
+/// writes), for the types the cluster zone answers with; `None` for others.
+fn record_bound(record: &Record) -> Option<usize> {
+    let rdata = match &record.data {
+        RData::A(_) => 4,
+        RData::AAAA(_) => 16,
+        RData::CNAME(n) => name_bound(&n.0),
+        RData::PTR(n) => name_bound(&n.0),
+        RData::SRV(srv) => 6 + name_bound(&srv.target),
+        RData::SOA(soa) => name_bound(&soa.mname) + name_bound(&soa.rname) + 20,
+        _ => return None,
+    };
+    Some(name_bound(&record.name) + 10 + rdata)
+}
+
 /// Cuts whole records off the end (additional section first, then answers) until the encoded
 /// response fits `limit`; says whether anything was cut (then TC must be set). Cutting here
 /// keeps hickory's encoder from ever overflowing: hickory-proto 0.26.3 leaves the bytes of a
@@ -331,6 +356,16 @@ fn fit(
     additionals: &mut Vec<Record>,
     limit: usize,
 ) -> bool {
+    // Most answers are a few records: when even their uncompressed size fits, skip encoding.
+    let bound = [&answers[..], &authority[..], &additionals[..]]
+        .iter()
+        .flat_map(|section| section.iter())
+        .try_fold(HEADER + queries.as_bytes().len() + OPT, |sum, r| {
+            Some(sum + record_bound(r)?)
+        });
+    if bound.is_some_and(|b| b <= limit) {
+        return false;
+    }
     let fits = |answers: &[Record], authority: &[Record], additionals: &[Record]| {
         fits(
             queries,
@@ -539,5 +574,74 @@ mod tests {
             udp_limit(Some(&edns)),
         ));
         assert_eq!(few.len(), 3);
+    }
+
+    /// The uncompressed bound that lets small answers skip the size check is never below what
+    /// the encoder writes, for every record type the zone answers with.
+    #[test]
+    fn the_size_bound_covers_the_encoded_records() {
+        let zone = Name::from_ascii("cluster.local.").unwrap();
+        let srv_name = Name::from_ascii("kubia.default.svc.cluster.local.").unwrap();
+        let target = Name::from_ascii("kubia-0.kubia.default.svc.cluster.local.").unwrap();
+        let query = Query::query(srv_name.clone(), RecordType::SRV);
+        let queries = queries_of(&query);
+        let metadata = Metadata::new(7, MessageType::Response, OpCode::Query);
+        let answers = [
+            Record::from_rdata(
+                srv_name.clone(),
+                5,
+                RData::SRV(hickory_proto::rr::rdata::SRV::new(
+                    0,
+                    100,
+                    80,
+                    target.clone(),
+                )),
+            ),
+            Record::from_rdata(
+                srv_name.clone(),
+                5,
+                RData::CNAME(hickory_proto::rr::rdata::CNAME(target.clone())),
+            ),
+            Record::from_rdata(
+                srv_name.clone(),
+                5,
+                RData::PTR(hickory_proto::rr::rdata::PTR(target.clone())),
+            ),
+            Record::from_rdata(
+                target.clone(),
+                5,
+                RData::AAAA(hickory_proto::rr::rdata::AAAA("fd00::1".parse().unwrap())),
+            ),
+        ];
+        let authority = [crate::dns::records::soa(&zone, 1)];
+        let additionals = [Record::from_rdata(
+            target,
+            5,
+            RData::A(A(std::net::Ipv4Addr::new(127, 1, 0, 1))),
+        )];
+        let edns = Edns::new();
+        let bound: usize = HEADER
+            + queries.as_bytes().len()
+            + OPT
+            + answers
+                .iter()
+                .chain(&authority)
+                .chain(&additionals)
+                .map(|r| record_bound(r).unwrap())
+                .sum::<usize>();
+        let mut builder = MessageResponseBuilder::new(&queries, None);
+        builder.edns(&edns);
+        let response = builder.build(
+            metadata,
+            answers.iter(),
+            [].iter(),
+            authority.iter(),
+            additionals.iter(),
+        );
+        let mut bytes = Vec::new();
+        response
+            .destructive_emit(&mut BinEncoder::new(&mut bytes))
+            .unwrap();
+        assert!(bytes.len() <= bound, "{} > {bound}", bytes.len());
     }
 }
