@@ -65,9 +65,17 @@ nginx.default.svc.cluster.local SRV
 _web._tcp.nginx.default.svc.cluster.local SRV
 missing.default.svc.cluster.local A
 EOF
+# podgate's CPU time (user + system, in clock ticks): queries per CPU-second is what one core
+# would do, even when other work shares the machine.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 echo "running dnsperf for ${DURATION}s (saturating)" >&2
+ticks0=$(cpu_ticks)
 taskset -c "$CLIENT_CPUS" dnsperf -s "$DNS_ADDR" -d "$work/queries" -l "$DURATION" \
   -c "$CLIENTS" -q "$OUTSTANDING" -S 1 > "$work/perf" 2>&1 || true
+ticks1=$(cpu_ticks)
+completed=$(awk '/Queries completed/ {print $3}' "$work/perf")
+cpu_s=$(awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')
+per_cpu=$(awk -v q="$completed" -v s="$cpu_s" 'BEGIN {printf "%d", (s > 0 ? q / s : 0)}')
 qps=$(awk '/Queries per second/ {printf "%d", $4}' "$work/perf")
 rate=$(( qps / 2 > 0 ? qps / 2 : 1000 ))
 echo "running dnsperf for ${DURATION}s at ${rate} queries/s, recording latencies" >&2
@@ -83,5 +91,8 @@ echo
 echo '```'
 grep -E "Queries sent|Queries completed|Queries lost|Response codes|Queries per second|Average Latency|Latency StdDev" "$work/perf"
 echo '```'
+echo
+echo "podgate used ${cpu_s} CPU-seconds for ${completed} answers: ${per_cpu} queries per CPU-second"
+echo "(load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 echo "At ${rate} queries/s (half the saturating rate), ${n} answers: p50 $(pct 500) ms, p99 $(pct 990) ms, p99.9 $(pct 999) ms"
