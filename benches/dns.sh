@@ -2,12 +2,14 @@
 # Cluster DNS throughput and latency with dnsperf, on loopback only: `podgate up` pinned to one
 # core (SERVER_CPUS) serves a headless service of a 3-replica StatefulSet; dnsperf, pinned to
 # another core (CLIENT_CPUS), sends in-zone questions (A of an ordinal, A and SRV of the
-# service, an NXDOMAIN) over UDP. Prints a markdown report on stdout; progress on stderr.
+# service, an NXDOMAIN) over UDP. Two runs: one saturating (queries per second on one core),
+# then one at half that rate with every query's latency recorded (p50, p99, p99.9 from
+# `dnsperf -v`). Prints a markdown report on stdout; progress on stderr.
 #
 # One command from a fresh clone (root, for port 53 and apt-get):  benches/dns.sh
-# Knobs: DURATION=10 (seconds), CLIENTS=4 (dnsperf -c), OUTSTANDING=100 (dnsperf -q),
+# Knobs: DURATION=10 (seconds per run), CLIENTS=4 (dnsperf -c), OUTSTANDING=100 (dnsperf -q),
 # SERVER_CPUS=1, CLIENT_CPUS=0, PODGATE_BIN (skip the build), DNS_ADDR=127.0.0.54 (any free
-# 127/8 address).
+# 127/8 address). The latest numbers are in benches/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,12 +65,34 @@ nginx.default.svc.cluster.local SRV
 _web._tcp.nginx.default.svc.cluster.local SRV
 missing.default.svc.cluster.local A
 EOF
-echo "running dnsperf for ${DURATION}s" >&2
+# podgate's CPU time (user + system, in clock ticks): queries per CPU-second is what one core
+# would do, even when other work shares the machine.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+echo "running dnsperf for ${DURATION}s (saturating)" >&2
+ticks0=$(cpu_ticks)
 taskset -c "$CLIENT_CPUS" dnsperf -s "$DNS_ADDR" -d "$work/queries" -l "$DURATION" \
   -c "$CLIENTS" -q "$OUTSTANDING" -S 1 > "$work/perf" 2>&1 || true
+ticks1=$(cpu_ticks)
+completed=$(awk '/Queries completed/ {print $3}' "$work/perf")
+cpu_s=$(awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')
+per_cpu=$(awk -v q="$completed" -v s="$cpu_s" 'BEGIN {printf "%d", (s > 0 ? q / s : 0)}')
+qps=$(awk '/Queries per second/ {printf "%d", $4}' "$work/perf")
+rate=$(( qps / 2 > 0 ? qps / 2 : 1000 ))
+echo "running dnsperf for ${DURATION}s at ${rate} queries/s, recording latencies" >&2
+taskset -c "$CLIENT_CPUS" dnsperf -s "$DNS_ADDR" -d "$work/queries" -l "$DURATION" \
+  -c "$CLIENTS" -q "$OUTSTANDING" -Q "$rate" -v > "$work/lat" 2>&1 || true
+# Verbose lines of answered queries: "> NOERROR <name> <type> <seconds>".
+awk '$1 == ">" && $2 != "T" && $NF ~ /^[0-9.]+$/ {print $NF * 1000}' "$work/lat" | sort -g > "$work/ms"
+n=$(wc -l < "$work/ms")
+pct() { [ "$n" -gt 0 ] && sed -n "$(( (n * $1 + 999) / 1000 ))p" "$work/ms" || echo "-"; }
 
 echo "## Cluster DNS (dnsperf, UDP, podgate on CPU $SERVER_CPUS)"
 echo
 echo '```'
 grep -E "Queries sent|Queries completed|Queries lost|Response codes|Queries per second|Average Latency|Latency StdDev" "$work/perf"
 echo '```'
+echo
+echo "podgate used ${cpu_s} CPU-seconds for ${completed} answers: ${per_cpu} queries per CPU-second"
+echo "(load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo
+echo "At ${rate} queries/s (half the saturating rate), ${n} answers: p50 $(pct 500) ms, p99 $(pct 990) ms, p99.9 $(pct 999) ms"

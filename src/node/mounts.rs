@@ -479,15 +479,19 @@ fn run_op(op: &Op) -> io::Result<()> {
                 Ok(())
             }
             Op::Touch { path } => {
+                // Read-only: an existing file the pod's user may not write (the host's
+                // /etc/hosts seen from a user namespace) is a mount point as it is.
                 let fd = libc::open(
                     path.as_ptr(),
-                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                    libc::O_CREAT | libc::O_RDONLY | libc::O_CLOEXEC,
                     0o644,
                 );
                 if fd < 0 {
                     let e = io::Error::last_os_error();
-                    // A directory already there is fine for a file mount point check later.
-                    return if e.raw_os_error() == Some(libc::EISDIR) {
+                    // A directory already there is fine for a file mount point check later;
+                    // so is a file that exists but cannot be opened.
+                    let exists = libc::access(path.as_ptr(), libc::F_OK) == 0;
+                    return if e.raw_os_error() == Some(libc::EISDIR) || exists {
                         Ok(())
                     } else {
                         Err(e)

@@ -248,10 +248,6 @@ async fn start_dns(cluster: &ClusterView, args: &DnsArgs) -> Option<crate::dns::
                 "cluster DNS is off: cannot serve on {}: {e}{hint}; pods use the host's resolver",
                 args.listen
             );
-            eprintln!(
-                "warning: cluster DNS is off: cannot serve on {}: {e}{hint}; pods use the host's resolver",
-                args.listen
-            );
             None
         }
     }
