@@ -36,11 +36,30 @@ pub struct ServerLimits {
     pub remote_plain_credentials: bool,
 }
 
+/// The environment variable that sets the header timeout of every listener (`10s`, `500ms`;
+/// 30 s when unset): an operator's knob, and the way tests shorten it.
+pub const HEADER_TIMEOUT_ENV: &str = "PODGATE_HEADER_TIMEOUT";
+
+/// The header timeout: [`HEADER_TIMEOUT_ENV`] if it holds a duration above zero, else 30 s.
+fn header_read_timeout() -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(30);
+    let Ok(text) = std::env::var(HEADER_TIMEOUT_ENV) else {
+        return DEFAULT;
+    };
+    match super::forward::parse_duration(&text).filter(|d| !d.is_zero()) {
+        Some(d) => d,
+        None => {
+            tracing::warn!(value = %text, "{HEADER_TIMEOUT_ENV} is no duration above zero; using 30s");
+            DEFAULT
+        }
+    }
+}
+
 impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
-            header_read_timeout: Duration::from_secs(30),
+            header_read_timeout: header_read_timeout(),
             http2_keep_alive: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             remote_plain_credentials: false,
