@@ -320,6 +320,9 @@ async fn service_proxy_reaches_only_ready_endpoints() {
     let dir = tempfile::tempdir().unwrap();
     // Two backends on the same port at different pod IPs, as pods of a service are.
     let (a, b) = backend::two_on_one_port("127.1.0.21", "127.1.0.22");
+    // The pods the endpoints name: the gateway dials only addresses a pod holds.
+    fake_pod(&pg, dir.path(), "shop-0", a, "app: shop", true);
+    fake_pod(&pg, dir.path(), "shop-1", b, "app: shop", true);
     pg.kubectl_ok(&[
         "apply",
         "-f",

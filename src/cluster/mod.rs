@@ -90,6 +90,15 @@ impl ClusterView {
             .get(&ObjectRef::new(name).within(namespace))
     }
 
+    /// Looks up many pods of one namespace in a row (the pods behind a service's endpoints)
+    /// without building a new key for each.
+    pub(crate) fn pods_in(&self, namespace: &str) -> PodsIn<'_> {
+        PodsIn {
+            store: self.pods.store(),
+            key: ObjectRef::new("").within(namespace),
+        }
+    }
+
     /// A service by namespace and name.
     pub fn service(&self, namespace: &str, name: &str) -> Option<Arc<Service>> {
         self.services
@@ -158,6 +167,21 @@ impl ClusterView {
         async move {
             let _ = generation.changed().await;
         }
+    }
+}
+
+/// Pod lookups by name within one namespace, from [`ClusterView::pods_in`]: one key, reused.
+pub(crate) struct PodsIn<'a> {
+    store: &'a kube::runtime::reflector::Store<Pod>,
+    key: ObjectRef<Pod>,
+}
+
+impl PodsIn<'_> {
+    /// The pod named `name` in this namespace.
+    pub(crate) fn get(&mut self, name: &str) -> Option<Arc<Pod>> {
+        self.key.name.clear();
+        self.key.name.push_str(name);
+        self.store.get(&self.key)
     }
 }
 

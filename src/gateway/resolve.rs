@@ -137,8 +137,9 @@ pub struct Resolver {
     pub load: Load,
 }
 
-/// The pod's IP if it has one the policy allows.
-fn pod_ip(pod: &Pod) -> Option<&str> {
+/// The address a pod target dials: `status.podIPs[0]` (or `status.podIP` when the list is
+/// missing), as kube-apiserver takes it.
+fn pod_ip(pod: &Pod) -> Option<IpAddr> {
     let status = pod.status.as_ref()?;
     status
         .pod_ips
@@ -146,7 +147,30 @@ fn pod_ip(pod: &Pod) -> Option<&str> {
         .and_then(|ips| ips.first())
         .map(|p| p.ip.as_str())
         .or(status.pod_ip.as_deref())
-        .filter(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
+}
+
+/// Whether a pod's phase says its process is gone (its address may already be another pod's).
+fn pod_terminated(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// Whether `ip` is one of the pod's own addresses (`status.podIPs`, or `status.podIP`) and the
+/// pod still holds it (it has not terminated): the test an endpoint address must pass before
+/// the gateway dials it, so that whoever may write Endpoints or EndpointSlices cannot send the
+/// gateway to an address no pod has (the API server, the node agent, DNS, other host services).
+pub(crate) fn pod_holds(pod: &Pod, ip: IpAddr) -> bool {
+    let Some(status) = pod.status.as_ref() else {
+        return false;
+    };
+    let ip = ip.to_canonical();
+    let is_ip = |s: &str| s.parse::<IpAddr>().is_ok_and(|p| p.to_canonical() == ip);
+    !pod_terminated(pod)
+        && (status.pod_ips.iter().flatten().any(|p| is_ip(&p.ip))
+            || status.pod_ip.as_deref().is_some_and(is_ip))
 }
 
 /// Whether a pod is Running, Ready and not terminating.
@@ -188,11 +212,20 @@ impl Resolver {
                 t.name
             ))));
         }
-        let Some(ip) = pod_ip(&pod).and_then(|s| s.parse::<IpAddr>().ok()) else {
+        let Some(ip) = pod_ip(&pod) else {
             return Err(transient(Status::bad_request("address not allowed")));
         };
         if !self.policy.allows(ip) {
             return Err(Status::bad_request("address not allowed").into());
+        }
+        // A terminated pod's process is gone and its address goes back to the pool: dialing it
+        // could reach another pod (of any namespace). Kubernetes dials it anyway; the answer is
+        // the same 503 as its failed dial, and a replacement pod (a StatefulSet's) is worth a wait.
+        if pod_terminated(&pod) {
+            return Err(transient(Status::unavailable(format!(
+                "error trying to reach service: pod \"{}\" has terminated",
+                t.name
+            ))));
         }
         let port = self.pod_port(&pod, t)?;
         Ok(Upstream {
@@ -258,6 +291,7 @@ impl Resolver {
             Err(_) => t.port.clone(),
         };
         let mut out = Vec::new();
+        let mut pods = self.cluster.pods_in(&t.namespace);
         for slice in self.cluster.slices_of(&t.namespace, &t.name) {
             let Some(port) = slice
                 .ports
@@ -278,12 +312,22 @@ impl Resolver {
                 if !self.policy.allows(ip) {
                     continue;
                 }
-                let pod = ep
-                    .target_ref
-                    .as_ref()
-                    .filter(|r| r.kind.as_deref() == Some("Pod"))
-                    .and_then(|r| r.name.clone());
-                out.push((SocketAddr::new(ip, port as u16), pod));
+                // Only an address of the pod the endpoint names, in the service's namespace:
+                // Endpoints and EndpointSlices are written by users too, pods' addresses only
+                // by the node that runs them.
+                let Some(pod) = ep.target_ref.as_ref().filter(|r| {
+                    r.kind.as_deref() == Some("Pod")
+                        && r.namespace.as_deref().is_none_or(|ns| ns == t.namespace)
+                }) else {
+                    continue;
+                };
+                let Some(name) = pod.name.as_deref() else {
+                    continue;
+                };
+                if !pods.get(name).is_some_and(|p| pod_holds(&p, ip)) {
+                    continue;
+                }
+                out.push((SocketAddr::new(ip, port as u16), Some(name.to_string())));
             }
         }
         if out.is_empty() {
@@ -427,6 +471,50 @@ mod tests {
         assert_eq!(load.current(busy), 1, "an endpoint in use keeps its count");
         drop(held);
         assert_eq!(load.current(busy), 0);
+    }
+
+    fn pod_with(status: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-0", "namespace": "default"},
+            "status": status
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_endpoint_address_counts_only_when_the_pod_holds_it() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let running = pod_with(serde_json::json!({
+            "phase": "Running",
+            "podIP": "127.1.0.5",
+            "podIPs": [{"ip": "127.1.0.5"}, {"ip": "fd00::5"}]
+        }));
+        assert!(pod_holds(&running, ip("127.1.0.5")));
+        assert!(pod_holds(&running, ip("fd00::5")), "any of podIPs");
+        assert!(
+            pod_holds(&running, ip("::ffff:127.1.0.5")),
+            "the mapped form is the same address"
+        );
+        assert!(!pod_holds(&running, ip("127.1.0.6")), "another address");
+        assert!(!pod_holds(&running, ip("127.0.0.1")));
+        let only_pod_ip = pod_with(serde_json::json!({"phase": "Running", "podIP": "127.1.0.7"}));
+        assert!(pod_holds(&only_pod_ip, ip("127.1.0.7")));
+        assert!(
+            !pod_holds(&pod_with(serde_json::json!({})), ip("127.1.0.5")),
+            "no IP yet"
+        );
+        for phase in ["Succeeded", "Failed"] {
+            let done = pod_with(serde_json::json!({
+                "phase": phase, "podIP": "127.1.0.5", "podIPs": [{"ip": "127.1.0.5"}]
+            }));
+            assert!(
+                !pod_holds(&done, ip("127.1.0.5")),
+                "a {phase} pod's address may be another pod's by now"
+            );
+            assert!(pod_terminated(&done));
+        }
+        assert_eq!(pod_ip(&running), Some(ip("127.1.0.5")), "podIPs[0]");
+        assert_eq!(pod_ip(&only_pod_ip), Some(ip("127.1.0.7")));
     }
 
     #[test]

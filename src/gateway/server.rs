@@ -36,11 +36,30 @@ pub struct ServerLimits {
     pub remote_plain_credentials: bool,
 }
 
+/// The environment variable that sets the header timeout of every listener (`10s`, `500ms`;
+/// 30 s when unset): an operator's knob, and the way tests shorten it.
+pub const HEADER_TIMEOUT_ENV: &str = "PODGATE_HEADER_TIMEOUT";
+
+/// The header timeout: [`HEADER_TIMEOUT_ENV`] if it holds a duration above zero, else 30 s.
+fn header_read_timeout() -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(30);
+    let Ok(text) = std::env::var(HEADER_TIMEOUT_ENV) else {
+        return DEFAULT;
+    };
+    match super::forward::parse_duration(&text).filter(|d| !d.is_zero()) {
+        Some(d) => d,
+        None => {
+            tracing::warn!(value = %text, "{HEADER_TIMEOUT_ENV} is no duration above zero; using 30s");
+            DEFAULT
+        }
+    }
+}
+
 impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
-            header_read_timeout: Duration::from_secs(30),
+            header_read_timeout: header_read_timeout(),
             http2_keep_alive: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             remote_plain_credentials: false,
@@ -57,6 +76,7 @@ pub async fn serve(
     open_connections: Gauge<i64, AtomicI64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    widen_accept_queue(&listener);
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let builder = connection_builder(&limits);
     let graceful = GracefulShutdown::new();
@@ -164,6 +184,7 @@ pub async fn serve_unix(
     open_connections: Gauge<i64, AtomicI64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    widen_accept_queue(&listener);
     let builder = connection_builder(&limits);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -206,6 +227,20 @@ pub async fn serve_unix(
     }
     drop(listener);
     drain(graceful, limits.shutdown_grace).await;
+}
+
+/// The accept queue a listener is given (the kernel caps it at `net.core.somaxconn`, which is
+/// what Go's listeners, kube-apiserver's among them, ask for). Tokio and std listen with 128, which a burst of
+/// connections overflows whenever the accept loop waits for a CPU for a few milliseconds; the
+/// kernel then drops the SYNs of new clients and they retry only after a second.
+const ACCEPT_BACKLOG: i32 = 4096;
+
+/// Gives a listening socket [`ACCEPT_BACKLOG`] (Linux takes `listen` on a listening socket as
+/// a new backlog).
+fn widen_accept_queue(listener: &impl std::os::fd::AsFd) {
+    if let Err(e) = socket2::SockRef::from(listener).listen(ACCEPT_BACKLOG) {
+        tracing::debug!(error = %e, "could not widen the accept queue");
+    }
 }
 
 /// The HTTP/1.1 + h2c connection builder both listeners use: bounded header reads and buffers.
@@ -344,6 +379,27 @@ mod tests {
             !credentials_in_clear_text(false, None, &with_token),
             "unix socket"
         );
+    }
+
+    /// A widened listener queues a burst of connections no one accepts yet; with tokio's own
+    /// backlog of 128, the kernel drops the SYNs beyond it and those connects wait.
+    #[test]
+    fn the_accept_queue_holds_a_burst() {
+        let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(4096);
+        let burst = somaxconn.min(1_000);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        widen_accept_queue(&listener);
+        let connected: Vec<_> = (0..burst)
+            .map(|i| {
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(20))
+                    .unwrap_or_else(|e| panic!("connection {i} of {burst}: {e}"))
+            })
+            .collect();
+        assert_eq!(connected.len(), burst);
     }
 
     /// A stack that answers every request with 200 `ok`.

@@ -27,11 +27,21 @@ pub(crate) struct Podgate {
     _tmp: Option<tempfile::TempDir>,
     child: Option<Child>,
     pub port: u16,
+    /// `--listen` (`127.0.0.1:0` unless started with [`Podgate::start_with`]).
+    listen: String,
+    /// Extra environment of the process.
+    env: Vec<(String, String)>,
 }
 
 impl Podgate {
     /// Starts `podgate up` on a free loopback port with a fresh state dir.
     pub(crate) fn start(extra: &[&str]) -> Self {
+        Self::start_with("127.0.0.1:0", &[], extra)
+    }
+
+    /// Starts `podgate up` listening on `listen` (port 0 picks one; the kubeconfig names
+    /// 127.0.0.1 for an unspecified address) with `env` added to its environment.
+    pub(crate) fn start_with(listen: &str, env: &[(&str, &str)], extra: &[&str]) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let state_dir = tmp.path().join("state");
         let mut p = Podgate {
@@ -39,6 +49,11 @@ impl Podgate {
             _tmp: Some(tmp),
             child: None,
             port: 0,
+            listen: listen.to_string(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         p.spawn(extra);
         p
@@ -51,11 +66,12 @@ impl Podgate {
         let child = Command::new(env!("CARGO_BIN_EXE_podgate"))
             .arg("up")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(&self.listen)
             .arg("--state-dir")
             .arg(&self.state_dir)
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
