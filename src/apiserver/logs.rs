@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::Query;
 use super::handlers;
+use super::meta::meta_str;
 use super::registry;
 use crate::machinery::status::Status;
 use crate::secrets::NodeKey;
@@ -48,14 +49,8 @@ impl LogProxy {
         query: &Query,
         key: Option<&NodeKey>,
     ) -> Result<http::Response<Body>, Status> {
-        let name = pod
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let ns = pod
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let name = meta_str(pod, "name").unwrap_or("");
+        let ns = meta_str(pod, "namespace").unwrap_or("");
         let container = container_name(pod, query.get("container"))?;
         let address = match node_endpoint(store, pod) {
             Ok(a) => a,

@@ -11,6 +11,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 use super::logs::{NodeUnreachable, container_name, node_endpoint};
+use super::meta::meta_str;
 use crate::machinery::status::Status;
 use crate::remotecommand::CommandOptions;
 use crate::secrets::NodeKey;
@@ -64,14 +65,8 @@ pub(super) async fn connect<B>(
     query: &str,
     mut req: http::Request<B>,
 ) -> Result<Response<Body>, Status> {
-    let name = pod
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let ns = pod
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let name = meta_str(pod, "name").unwrap_or("");
+    let ns = meta_str(pod, "namespace").unwrap_or("");
     let path = match kind {
         Kind::Exec | Kind::Attach => {
             let mut options =

@@ -184,10 +184,15 @@ fn switching(headers: &HeaderMap, upgrade: &Upgrade) -> Response<Body> {
     resp
 }
 
-fn websocket_config() -> WebSocketConfig {
-    WebSocketConfig::default()
+/// The server side of a WebSocket whose handshake the 101 completed, with bounded messages.
+async fn accept_websocket<S>(io: S) -> WebSocketStream<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE));
+    WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await
 }
 
 impl StreamRoutes {
@@ -268,12 +273,7 @@ impl StreamRoutes {
                     };
                     match upgrade {
                         Upgrade::WebSocket(protocol) => {
-                            let ws = WebSocketStream::from_raw_socket(
-                                io,
-                                Role::Server,
-                                Some(websocket_config()),
-                            )
-                            .await;
+                            let ws = accept_websocket(io).await;
                             let transport_side = websocket::serve_remote_command(
                                 ws, protocol, streams, transport, idle,
                             );
@@ -281,7 +281,7 @@ impl StreamRoutes {
                         }
                         Upgrade::Spdy(_) => {
                             let transport_side =
-                                super::spdy::serve_remote_command(io, streams, transport);
+                                super::spdy::serve_remote_command(io, streams, transport, idle);
                             tokio::join!(transport_side, command_side);
                         }
                     }
@@ -327,12 +327,7 @@ impl StreamRoutes {
                     };
                     match upgrade {
                         Upgrade::WebSocket(_) => {
-                            let ws = WebSocketStream::from_raw_socket(
-                                io,
-                                Role::Server,
-                                Some(websocket_config()),
-                            )
-                            .await;
+                            let ws = accept_websocket(io).await;
                             super::portforward::serve(
                                 super::portforward::tunnel(ws),
                                 target,

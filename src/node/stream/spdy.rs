@@ -33,12 +33,22 @@ pub(crate) const CLOSE_LINGER: Duration = Duration::from_secs(5);
 /// streams, then relays: stdin → [`Inbound::Stdin`] and its FIN → [`Inbound::StdinClosed`],
 /// the resize stream → [`Inbound::Resize`], and [`Outbound`] messages → DATA on stdout,
 /// stderr and error, one frame per message. Returns after the `Status`, or once the client
-/// is gone; either way `ends.inbound` is dropped then.
-pub(crate) async fn serve_remote_command<IO>(io: IO, streams: Streams, ends: TransportEnds)
-where
+/// is gone, or after `idle` without a frame either way; either way `ends.inbound` is dropped
+/// then.
+pub(crate) async fn serve_remote_command<IO>(
+    io: IO,
+    streams: Streams,
+    ends: TransportEnds,
+    idle: Duration,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut acceptor, session) = Session::start(io, SessionOptions { idle_timeout: None });
+    let (mut acceptor, session) = Session::start(
+        io,
+        SessionOptions {
+            idle_timeout: Some(idle),
+        },
+    );
     let TransportEnds {
         inbound,
         mut outbound,

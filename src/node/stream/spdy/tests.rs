@@ -153,7 +153,12 @@ const TTY: Streams = Streams {
 async fn stdin_resize_and_output_flow_and_the_session_ends_cleanly() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let (transport, mut command) = session();
-    let served = tokio::spawn(serve_remote_command(server, TTY, transport));
+    let served = tokio::spawn(serve_remote_command(
+        server,
+        TTY,
+        transport,
+        crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+    ));
     open_tty_session(&mut client).await;
     // A resize split across frames, then stdin and its FIN.
     client.data(7, br#"{"Width":80,"#, false).await;
@@ -234,7 +239,12 @@ async fn stdin_resize_and_output_flow_and_the_session_ends_cleanly() {
 async fn a_client_that_leaves_ends_the_session() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let (transport, mut command) = session();
-    let served = tokio::spawn(serve_remote_command(server, TTY, transport));
+    let served = tokio::spawn(serve_remote_command(
+        server,
+        TTY,
+        transport,
+        crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+    ));
     open_tty_session(&mut client).await;
     drop(client);
     served.await.unwrap();
@@ -257,7 +267,12 @@ async fn a_client_that_leaves_ends_the_session() {
 async fn a_client_that_never_opens_its_streams_is_given_up_on() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let (transport, mut command) = session();
-    let served = tokio::spawn(serve_remote_command(server, TTY, transport));
+    let served = tokio::spawn(serve_remote_command(
+        server,
+        TTY,
+        transport,
+        crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+    ));
     client.open(1, &[("streamType", "error")]).await;
     // Only one of four streams: after kubelet's 30 s the session is closed with GOAWAY.
     let frames = client.until(|f| matches!(f, Frame::GoAway { .. })).await;
@@ -270,7 +285,12 @@ async fn a_client_that_never_opens_its_streams_is_given_up_on() {
 async fn a_command_that_does_not_read_stdin_holds_the_client_back() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let (transport, _command) = session();
-    let _served = tokio::spawn(serve_remote_command(server, TTY, transport));
+    let _served = tokio::spawn(serve_remote_command(
+        server,
+        TTY,
+        transport,
+        crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+    ));
     open_tty_session(&mut client).await;
     // The command never reads: the client's writes must stall after a bounded number of
     // frames (the inbound channel, the stream's queue, the pipe), not be buffered on.
@@ -295,7 +315,12 @@ async fn a_command_that_does_not_read_stdin_holds_the_client_back() {
 async fn client_pings_are_echoed() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let (transport, _command) = session();
-    let _served = tokio::spawn(serve_remote_command(server, TTY, transport));
+    let _served = tokio::spawn(serve_remote_command(
+        server,
+        TTY,
+        transport,
+        crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+    ));
     client.send(Frame::Ping { id: 2 }).await;
     client.send(Frame::Ping { id: 5 }).await;
     // Only the client's own (odd) ping comes back: an even id would answer a server ping.
@@ -306,7 +331,12 @@ async fn client_pings_are_echoed() {
 async fn output_longer_than_a_data_frame_is_split_not_refused() {
     let (mut client, server) = RawClient::pair(64 * 1024);
     let (transport, command) = session();
-    let _served = tokio::spawn(serve_remote_command(server, TTY, transport));
+    let _served = tokio::spawn(serve_remote_command(
+        server,
+        TTY,
+        transport,
+        crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT,
+    ));
     open_tty_session(&mut client).await;
     let big = Bytes::from(vec![1u8; crate::remotecommand::spdy::MAX_DATA_FRAME + 10]);
     let send = command.outbound.send(Outbound::Stdout(big.clone()));

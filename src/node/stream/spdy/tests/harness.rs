@@ -258,7 +258,15 @@ fn upgrade_exec(mut req: Request<Incoming>, shared: Arc<Shared>) -> Response<Ful
         let streams = options.streams;
         let run = (shared.run)(options, command);
         let io = Recorder::new(TokioIo::new(upgraded), recorded);
-        tokio::join!(serve_remote_command(io, streams, transport), run);
+        tokio::join!(
+            serve_remote_command(
+                io,
+                streams,
+                transport,
+                crate::node::DEFAULT_STREAMING_IDLE_TIMEOUT
+            ),
+            run
+        );
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
