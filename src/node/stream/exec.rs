@@ -19,6 +19,9 @@ use crate::remotecommand;
 /// the pipe open must not hold the session forever).
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
+/// How long a terminal session waits for the client's first size before starting anyway.
+const FIRST_SIZE_WAIT: Duration = Duration::from_secs(1);
+
 /// The exit code runtimes report when the command cannot be started.
 const CANNOT_START: i32 = 126;
 
@@ -61,6 +64,20 @@ pub(crate) async fn run(
     } else {
         (None, None)
     };
+    // kubectl sends the terminal's size as its first message: applied before the command
+    // starts, its first look at the terminal sees the right size. Anything else that comes
+    // first waits for the command.
+    let mut early: Option<Inbound> = None;
+    if let Some(t) = &terminal {
+        match tokio::time::timeout(FIRST_SIZE_WAIT, inbound.recv()).await {
+            Ok(Some(Inbound::Resize(size))) => {
+                let _ = t.resize(size.width, size.height);
+            }
+            Ok(Some(other)) => early = Some(other),
+            Ok(None) => return,
+            Err(_) => {}
+        }
+    }
     let spawned = process::spawn(SpawnSpec {
         program: program.clone(),
         args: args.to_vec(),
@@ -111,6 +128,19 @@ pub(crate) async fn run(
     let mut stdin = child.take_stdin();
 
     let mut client_gone = false;
+    if let (Some(message), Some(t)) = (early.take(), &terminal) {
+        match message {
+            Inbound::Stdin(data) => {
+                let _ = t.write_all(&data).await;
+            }
+            Inbound::StdinClosed => {
+                let _ = t.write_all(&[4]).await;
+            }
+            Inbound::Resize(size) => {
+                let _ = t.resize(size.width, size.height);
+            }
+        }
+    }
     let exit = loop {
         tokio::select! {
             exit = child.wait() => break exit,
