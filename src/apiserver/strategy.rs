@@ -147,8 +147,13 @@ pub fn normalize(
             .collect::<Vec<_>>()
             .join(", ");
         return Err(Status::bad_request(format!(
-            "strict decoding error: {list}"
+            "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {list}",
+            def.kind, def.version, def.kind
         )));
+    }
+    let mut out = out;
+    if def.shape == Shape::StatefulSet {
+        defaults::drop_embedded_type_meta(&mut out);
     }
     let warnings = unknown
         .into_iter()

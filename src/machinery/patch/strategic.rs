@@ -345,6 +345,40 @@ fn kind_schema(kind: &str) -> Schema {
     })
 }
 
+/// One field the patch metadata tables tag with `patchStrategy:"merge"`, as the OpenAPI
+/// documents publish it (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MergeTaggedField {
+    /// JSON field names from the kind's root; list elements are stepped over implicitly.
+    pub(crate) path: Vec<&'static str>,
+    /// The merge key of a list of objects; empty for a list of primitives merged as a set.
+    pub(crate) merge_key: &'static str,
+}
+
+/// Every field of `kind` that merges element-wise, read from the same tables
+/// [`strategic_merge_patch`] applies, so what clients are told and what the server does agree.
+pub(crate) fn merge_tagged_fields(kind: &str) -> Vec<MergeTaggedField> {
+    fn walk(schema: Schema, path: &mut Vec<&'static str>, out: &mut Vec<MergeTaggedField>) {
+        let Schema::Struct(fields) = schema else {
+            return;
+        };
+        for (name, meta) in fields {
+            path.push(name);
+            if meta.strategy == Strategy::Merge {
+                out.push(MergeTaggedField {
+                    path: path.clone(),
+                    merge_key: meta.merge_key,
+                });
+            }
+            walk(meta.schema, path, out);
+            path.pop();
+        }
+    }
+    let mut out = Vec::new();
+    walk(kind_schema(kind), &mut Vec::new(), &mut out);
+    out
+}
+
 // === impl mergeMap ===
 
 /// Merges `patch` into `original` (upstream `mergeMap`).
