@@ -36,8 +36,10 @@ const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
 /// The schema name of PATCH request bodies.
 const PATCH_SCHEMA: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
 
-/// The media type kubectl asks `/openapi/v2` for (and decodes, whatever the answer says).
-const OPENAPI_V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// The media type of the `/openapi/v2` answer, as kube-apiserver labels it. kubectl asks for
+/// `…spec.v2@v1.0+protobuf` and decodes the body as protobuf whatever the answer says, but
+/// Go's media-type parser rejects the `@` in a response.
+const OPENAPI_V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /// One published document: its bytes and their digest.
 #[derive(Debug)]

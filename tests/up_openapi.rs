@@ -1,0 +1,241 @@
+//! kubectl's OpenAPI-driven commands against `podgate up`: the documents themselves, `explain`,
+//! re-applying and diffing unchanged manifests, `kind: List`, strict field validation and
+//! `edit` with an invalid change.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Podgate, manifest};
+use podgate::apiserver::registry::RESOURCES;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
+
+const EVERY_KIND: &str = include_str!("fixtures/every_kind.yaml");
+
+const LIST: &str = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: listed
+  data:
+    a: b
+"#;
+
+const MISSPELLED: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: misspelled
+spec:
+  repplicas: 2
+  serviceName: misspelled
+  selector:
+    matchLabels: {app: misspelled}
+  template:
+    metadata:
+      labels: {app: misspelled}
+    spec:
+      containers:
+      - name: c
+        image: x
+"#;
+
+/// The `/openapi/v3` index key of a group version.
+fn gv_key(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn openapi_documents_carry_every_kind_and_kubectl_explain_reads_them() {
+    let pg = Podgate::start(&[]);
+    let index: Value =
+        serde_json::from_str(&pg.kubectl_ok(&["get", "--raw", "/openapi/v3"])).expect("index");
+    for def in RESOURCES {
+        let key = gv_key(def.group, def.version);
+        let url = index["paths"][&key]["serverRelativeURL"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} missing from {index}"));
+        let body = pg.kubectl(&["get", "--raw", url]).stdout;
+        let digest: String = Sha512::digest(&body)
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        assert!(url.ends_with(&format!("?hash={digest}")), "{url}");
+        let doc: Value = serde_json::from_slice(&body).expect("document parses");
+        let gvk = json!({"group": def.group, "kind": def.kind, "version": def.version});
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        assert!(
+            schemas
+                .values()
+                .any(|s| s["x-kubernetes-group-version-kind"]
+                    .as_array()
+                    .is_some_and(|a| a.contains(&gvk))),
+            "no schema of {key} carries {gvk}"
+        );
+
+        let api_version = format!("--api-version={}", def.api_version());
+        let explained = pg.kubectl_ok(&["explain", def.plural, &api_version]);
+        assert!(
+            explained
+                .lines()
+                .any(|l| l.starts_with("KIND:") && l.ends_with(&format!(" {}", def.kind))),
+            "{explained}"
+        );
+        assert!(explained.contains("FIELDS:\n"), "{explained}");
+    }
+
+    let rolling = pg.kubectl_ok(&["explain", "sts.spec.updateStrategy.rollingUpdate"]);
+    assert!(
+        rolling.contains("FIELD: rollingUpdate <RollingUpdateStatefulSetStrategy>"),
+        "{rolling}"
+    );
+    assert!(rolling.contains("  partition\t<integer>\n"), "{rolling}");
+    let containers = pg.kubectl_ok(&["explain", "pods.spec.containers", "--recursive"]);
+    assert!(
+        containers.contains("FIELD: containers <[]Container>"),
+        "{containers}"
+    );
+    assert!(
+        containers.contains("  name\t<string> -required-\n"),
+        "{containers}"
+    );
+    assert!(
+        containers.contains("    containerPort\t<integer> -required-\n"),
+        "{containers}"
+    );
+    let modes = pg.kubectl_ok(&["explain", "pvc.spec.accessModes"]);
+    assert!(modes.contains("FIELD: accessModes <[]string>"), "{modes}");
+    let missing = pg.kubectl(&["explain", "sts.spec.nosuchfield"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing).contains("error: field \"nosuchfield\" does not exist"),
+        "{}",
+        text(&missing)
+    );
+
+    // The Swagger 2.0 fallback: a protobuf Document whose first field is `swagger: "2.0"`.
+    let v2 = pg.kubectl(&["get", "--raw", "/openapi/v2"]).stdout;
+    assert!(v2.starts_with(b"\x0a\x032.0"), "{v2:?}");
+}
+
+#[test]
+fn kubectl_apply_diff_list_strict_validation_and_edit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let every = manifest(dir.path(), "every_kind.yaml", EVERY_KIND);
+    let every = every.to_str().expect("path");
+    let pg = Podgate::start(&["-f", every]);
+    assert!(
+        !pg.log().contains('\u{1b}'),
+        "colour codes in a log file:\n{}",
+        pg.log()
+    );
+
+    // `up -f` wrote kubectl's last-applied record, so kubectl finds nothing to change.
+    let again = pg.kubectl_ok(&["apply", "-f", every]);
+    let documents = EVERY_KIND.matches("\nkind: ").count();
+    assert_eq!(again.lines().count(), documents, "{again}");
+    assert!(again.lines().all(|l| l.ends_with(" unchanged")), "{again}");
+    let again = pg.kubectl_ok(&["apply", "-f", every]);
+    assert!(again.lines().all(|l| l.ends_with(" unchanged")), "{again}");
+
+    let unchanged = pg.kubectl(&["diff", "-f", every]);
+    assert_eq!(unchanged.status.code(), Some(0), "{}", text(&unchanged));
+    assert!(unchanged.stdout.is_empty(), "{}", text(&unchanged));
+    let changed = manifest(
+        dir.path(),
+        "changed.yaml",
+        &EVERY_KIND.replace("\n  k: v\n", "\n  k: v2\n"),
+    );
+    let diff = pg.kubectl(&["diff", "-f", changed.to_str().expect("path")]);
+    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    let shown = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        shown.contains("\n-  k: v\n") && shown.contains("\n+  k: v2\n"),
+        "{shown}"
+    );
+    assert_eq!(
+        pg.kubectl_ok(&[
+            "get",
+            "-n",
+            "every-kind",
+            "cm/cm",
+            "-o",
+            "jsonpath={.data.k}"
+        ]),
+        "v"
+    );
+
+    let list = manifest(dir.path(), "list.yaml", LIST);
+    let list = list.to_str().expect("path");
+    let created = pg.kubectl_ok(&["apply", "-f", list]);
+    assert_eq!(created.trim(), "configmap/listed created");
+    let again = pg.kubectl_ok(&["apply", "-f", list]);
+    assert_eq!(again.trim(), "configmap/listed unchanged");
+
+    let bad = manifest(dir.path(), "bad.yaml", MISSPELLED);
+    let bad = bad.to_str().expect("path");
+    let refused = pg.kubectl(&["create", "--validate=strict", "-f", bad]);
+    assert!(!refused.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim(),
+        format!(
+            "Error from server (BadRequest): error when creating \"{bad}\": StatefulSet in version \
+             \"v1\" cannot be handled as a StatefulSet: strict decoding error: unknown field \"spec.repplicas\""
+        ),
+    );
+
+    // An editor that makes the replica count negative (and changes nothing when kubectl
+    // reopens the file with the server's error).
+    let editor = manifest(
+        dir.path(),
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/^  replicas: 0$/  replicas: -1/' \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let edit = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(pg.kubeconfig())
+        .args(["edit", "-n", "every-kind", "statefulset/set"])
+        .env("KUBE_EDITOR", &editor)
+        .env("TMPDIR", dir.path())
+        .output()
+        .expect("kubectl edit");
+    assert!(!edit.status.success());
+    let said = text(&edit);
+    assert!(
+        said.contains("error: statefulsets.apps \"set\" is invalid"),
+        "{said}"
+    );
+    assert!(
+        said.contains("error: Edit cancelled, no valid changes were saved."),
+        "{said}"
+    );
+    assert_eq!(
+        pg.kubectl_ok(&[
+            "get",
+            "-n",
+            "every-kind",
+            "sts/set",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "0"
+    );
+}
