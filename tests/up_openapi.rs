@@ -44,6 +44,32 @@ spec:
         image: x
 "#;
 
+const EMPTY_DIR_VOLUME: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: volumes
+  namespace: every-kind
+spec:
+  serviceName: volumes
+  replicas: 0
+  selector:
+    matchLabels: {app: volumes}
+  template:
+    metadata:
+      labels: {app: volumes}
+    spec:
+      containers:
+      - name: c
+        image: podgate/pet
+        volumeMounts:
+        - name: scratch
+          mountPath: /scratch
+      volumes:
+      - name: scratch
+        emptyDir: {}
+"#;
+
 /// The `/openapi/v3` index key of a group version.
 fn gv_key(group: &str, version: &str) -> String {
     if group.is_empty() {
@@ -179,6 +205,32 @@ fn kubectl_apply_diff_list_strict_validation_and_edit() {
             "jsonpath={.data.k}"
         ]),
         "v"
+    );
+
+    // PodSpec.volumes is `merge,retainKeys`: applying a new source to a volume that kubectl
+    // did not apply before (so no last-applied record says what to delete) makes kubectl tell
+    // the server which keys to keep, and the old source goes rather than merging with the new.
+    let volumes = manifest(dir.path(), "volumes.yaml", EMPTY_DIR_VOLUME);
+    pg.kubectl_ok(&["create", "-f", volumes.to_str().expect("path")]);
+    let config_map_volume = EMPTY_DIR_VOLUME.replace(
+        "        emptyDir: {}\n",
+        "        configMap:\n          name: cm\n",
+    );
+    let volumes = manifest(dir.path(), "volumes.yaml", &config_map_volume);
+    let switched = pg.kubectl_ok(&["apply", "-f", volumes.to_str().expect("path")]);
+    assert_eq!(switched.trim(), "statefulset.apps/volumes configured");
+    let stored = pg.kubectl_ok(&[
+        "get",
+        "-n",
+        "every-kind",
+        "sts/volumes",
+        "-o",
+        "jsonpath={.spec.template.spec.volumes}",
+    ]);
+    let stored: Value = serde_json::from_str(&stored).expect("volumes json");
+    assert_eq!(
+        stored,
+        json!([{"name": "scratch", "configMap": {"name": "cm", "defaultMode": 420}}])
     );
 
     let list = manifest(dir.path(), "list.yaml", LIST);

@@ -373,7 +373,12 @@ fn tag_merge_fields(schemas: &mut Map<String, Value>, root: &str, kind: &str) {
             );
             continue;
         };
-        property.insert("x-kubernetes-patch-strategy".into(), "merge".into());
+        let strategy = if field.retain_keys {
+            "merge,retainKeys"
+        } else {
+            "merge"
+        };
+        property.insert("x-kubernetes-patch-strategy".into(), strategy.into());
         if !field.merge_key.is_empty() {
             property.insert(
                 "x-kubernetes-patch-merge-key".into(),
@@ -540,7 +545,12 @@ mod tests {
                 }
                 let property = &schemas[&owner]["properties"][*last];
                 assert_eq!(
-                    property["x-kubernetes-patch-strategy"], "merge",
+                    property["x-kubernetes-patch-strategy"],
+                    if field.retain_keys {
+                        "merge,retainKeys"
+                    } else {
+                        "merge"
+                    },
                     "{owner}.{last}"
                 );
                 if !field.merge_key.is_empty() {
@@ -551,6 +561,8 @@ mod tests {
         let containers =
             &schemas("apis/apps/v1")["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
         assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+        let volumes = &schemas("api/v1")["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"];
+        assert_eq!(volumes["x-kubernetes-patch-strategy"], "merge,retainKeys");
     }
 
     #[test]
