@@ -70,6 +70,18 @@ spec:
         emptyDir: {}
 "#;
 
+const MISSPELLED_ROLE: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: misspelled
+rules:
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get"]
+  verbz: ["list"]
+"#;
+
 /// The `/openapi/v3` index key of a group version.
 fn gv_key(group: &str, version: &str) -> String {
     if group.is_empty() {
@@ -250,6 +262,34 @@ fn kubectl_apply_diff_list_strict_validation_and_edit() {
             "Error from server (BadRequest): error when creating \"{bad}\": StatefulSet in version \
              \"v1\" cannot be handled as a StatefulSet: strict decoding error: unknown field \"spec.repplicas\""
         ),
+    );
+
+    // A kind stored as given is checked against its type all the same.
+    let role = manifest(dir.path(), "role.yaml", MISSPELLED_ROLE);
+    let role = role.to_str().expect("path");
+    let refused = pg.kubectl(&["create", "--validate=strict", "-f", role]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(
+            "Role in version \"v1\" cannot be handled as a Role: strict decoding error: \
+             unknown field \"rules[0].verbz\""
+        ),
+        "{}",
+        text(&refused)
+    );
+    let warned = pg.kubectl(&["create", "--validate=warn", "-f", role]);
+    assert!(warned.status.success(), "{}", text(&warned));
+    assert!(
+        String::from_utf8_lossy(&warned.stderr)
+            .contains("Warning: unknown field \"rules[0].verbz\""),
+        "{}",
+        text(&warned)
+    );
+    let stored = pg.kubectl_ok(&["get", "role/misspelled", "-o", "jsonpath={.rules}"]);
+    let stored: Value = serde_json::from_str(&stored).expect("rules json");
+    assert_eq!(
+        stored,
+        json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}])
     );
 
     // An editor that makes the replica count negative (and changes nothing when kubectl
