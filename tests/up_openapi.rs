@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
 const EVERY_KIND: &str = include_str!("fixtures/every_kind.yaml");
+const WEB: &str = include_str!("../deploy/examples/web.yaml");
 
 const LIST: &str = r#"
 apiVersion: v1
@@ -177,7 +178,9 @@ fn kubectl_apply_diff_list_strict_validation_and_edit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let every = manifest(dir.path(), "every_kind.yaml", EVERY_KIND);
     let every = every.to_str().expect("path");
-    let pg = Podgate::start(&["-f", every]);
+    let web = manifest(dir.path(), "web.yaml", WEB);
+    let web = web.to_str().expect("path");
+    let pg = Podgate::start(&["-f", every, "-f", web]);
     assert!(
         !pg.log().contains('\u{1b}'),
         "colour codes in a log file:\n{}",
@@ -192,9 +195,33 @@ fn kubectl_apply_diff_list_strict_validation_and_edit() {
     let again = pg.kubectl_ok(&["apply", "-f", every]);
     assert!(again.lines().all(|l| l.ends_with(" unchanged")), "{again}");
 
-    let unchanged = pg.kubectl(&["diff", "-f", every]);
-    assert_eq!(unchanged.status.code(), Some(0), "{}", text(&unchanged));
-    assert!(unchanged.stdout.is_empty(), "{}", text(&unchanged));
+    for file in [every, web] {
+        let unchanged = pg.kubectl(&["diff", "-f", file]);
+        assert_eq!(unchanged.status.code(), Some(0), "{}", text(&unchanged));
+        assert!(unchanged.stdout.is_empty(), "{}", text(&unchanged));
+    }
+    // volumeClaimTemplates is an atomic list holding server defaults (volumeMode,
+    // status.phase), so kubectl re-sends it and says `configured`, as against Kubernetes; the
+    // server finds nothing new and does not write.
+    let generation = || pg.kubectl_ok(&["get", "sts/web", "-o", "jsonpath={.metadata.generation}"]);
+    let before = generation();
+    let again = pg.kubectl_ok(&["apply", "-f", web]);
+    assert_eq!(
+        again,
+        "service/web unchanged\nstatefulset.apps/web configured\n"
+    );
+    assert_eq!(generation(), before);
+    let claim = pg.kubectl_ok(&[
+        "get",
+        "sts/web",
+        "-o",
+        "jsonpath={.spec.volumeClaimTemplates[0]}",
+    ]);
+    let claim: Value = serde_json::from_str(&claim).expect("claim json");
+    assert_eq!(claim.get("apiVersion"), None, "{claim}");
+    assert_eq!(claim.get("kind"), None, "{claim}");
+    assert_eq!(claim["spec"]["volumeMode"], "Filesystem", "{claim}");
+    assert_eq!(claim["status"]["phase"], "Pending", "{claim}");
     let changed = manifest(
         dir.path(),
         "changed.yaml",
