@@ -577,7 +577,24 @@ mod tests {
                 format!("/openapi/v3/{gv}?hash={expected}")
             );
         }
+        let apps = &docs.group_versions["apis/apps/v1"];
         let stale = respond("/openapi/v3/apis/apps/v1", Some("0"), None).unwrap();
         assert_eq!(stale.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(
+            stale.headers()[header::LOCATION],
+            format!("/openapi/v3/apis/apps/v1?hash={}", apps.hash)
+        );
+        let current = respond("/openapi/v3/apis/apps/v1", Some(&apps.hash), None).unwrap();
+        assert_eq!(current.status(), StatusCode::OK);
+        assert_eq!(
+            current.headers()[header::CACHE_CONTROL],
+            "public, immutable"
+        );
+        let etag = format!("\"{}\"", docs.index.hash);
+        let index = respond("/openapi/v3", None, None).unwrap();
+        assert_eq!(index.headers()[header::ETAG], etag.as_str());
+        assert!(index.headers().get(header::CACHE_CONTROL).is_none());
+        let revalidated = respond("/openapi/v3", None, Some(&etag)).unwrap();
+        assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
     }
 }
