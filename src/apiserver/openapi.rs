@@ -43,11 +43,11 @@ const OPENAPI_V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.
 
 /// One published document: its bytes and their digest.
 #[derive(Debug)]
-pub(crate) struct Published {
+struct Published {
     /// The serialized document.
-    pub(crate) bytes: Bytes,
+    bytes: Bytes,
     /// Uppercase hex SHA-512 of `bytes`: the `?hash=` and the ETag.
-    pub(crate) hash: String,
+    hash: String,
 }
 
 impl Published {
@@ -65,17 +65,17 @@ impl Published {
 
 /// Every document the server publishes.
 #[derive(Debug)]
-pub(crate) struct Documents {
+struct Documents {
     /// `/openapi/v3`.
-    pub(crate) index: Published,
+    index: Published,
     /// `/openapi/v3/<api/v1 | apis/group/version>`, keyed by that path.
-    pub(crate) group_versions: BTreeMap<String, Published>,
+    group_versions: BTreeMap<String, Published>,
     /// `/openapi/v2` as a gnostic protobuf `Document`.
-    pub(crate) v2: Published,
+    v2: Published,
 }
 
 /// The documents, built on first use.
-pub(crate) fn documents() -> &'static Documents {
+fn documents() -> &'static Documents {
     static DOCUMENTS: OnceLock<Documents> = OnceLock::new();
     DOCUMENTS.get_or_init(|| {
         let started = Instant::now();
@@ -201,15 +201,15 @@ fn build() -> Documents {
 
 /// The group, version and kind of a served kind, as its Rust type declares them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KindSchema {
+struct KindSchema {
     /// The schema's name under `components/schemas` (`io.k8s.api.apps.v1.StatefulSet`).
-    pub(crate) name: String,
+    name: String,
     /// API group ("" for core).
-    pub(crate) group: &'static str,
+    group: &'static str,
     /// API version.
-    pub(crate) version: &'static str,
+    version: &'static str,
     /// Kind.
-    pub(crate) kind: &'static str,
+    kind: &'static str,
 }
 
 /// Registers `T`'s schema (and everything it references) with `generator`.
@@ -224,10 +224,7 @@ fn register<T: JsonSchema + Resource>(generator: &mut SchemaGenerator) -> KindSc
 }
 
 /// Registers the Rust type of a served resource; `None` for a kind without one.
-pub(crate) fn register_kind(
-    generator: &mut SchemaGenerator,
-    def: &ResourceDef,
-) -> Option<KindSchema> {
+fn register_kind(generator: &mut SchemaGenerator, def: &ResourceDef) -> Option<KindSchema> {
     use k8s_openapi::api::{
         apps, authentication, authorization, coordination, core, discovery, events, rbac, storage,
     };
