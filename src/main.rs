@@ -15,8 +15,10 @@ fn main() -> anyhow::Result<()> {
             .with_writer(std::io::stderr)
             .init();
     } else {
+        // Colour codes only for a terminal: `podgate up 2> file` gets plain text.
         tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(std::io::stderr)
             .init();
     }

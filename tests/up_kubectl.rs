@@ -51,9 +51,9 @@ fn kubectl_everyday_flow() {
     );
     // The Service's resourceVersion (no controller writes Services) and the set's generation
     // (its status changes as the controller creates pods, its spec must not). kubectl says
-    // "configured" for the set: without OpenAPI schemas it cannot tell that the defaults the
-    // server filled into volumeClaimTemplates are not changes, and sends the list again, which
-    // the server finds equal and does not write.
+    // "configured" for the set, as it does against Kubernetes: volumeClaimTemplates is an atomic
+    // list and the server stored defaults inside it (volumeMode, status.phase), so kubectl sends
+    // the list again, which the server finds equal and does not write.
     let versions = || {
         pg.kubectl_ok(&[
             "get",

@@ -175,12 +175,12 @@ impl ApiServer {
         if path == "/version" || path == "/version/" {
             return Ok(json_response(StatusCode::OK, &discovery::version()));
         }
-        if path == "/openapi/v3" || path == "/openapi/v3/" {
-            return Ok(json_response(StatusCode::OK, &openapi::index()));
-        }
-        if let Some(gv) = path.strip_prefix("/openapi/v3/") {
-            return openapi::document(gv)
-                .map(|d| json_response(StatusCode::OK, &d))
+        if path.starts_with("/openapi/") {
+            let if_none_match = req
+                .headers()
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok());
+            return openapi::respond(&path, query.get("hash"), if_none_match)
                 .ok_or_else(Status::no_route);
         }
         let Some(api_path) = request::parse(&path, req.method(), query.flag("watch")) else {

@@ -132,13 +132,20 @@ pub fn normalize(
         )?,
         Shape::Plain | Shape::Review => plain(def, &obj)?,
     };
+    // Kinds stored as given still decode through their type to find the fields it lacks,
+    // which are then dropped from what is stored, as the typed kinds drop them.
+    let typed_plain = match def.shape {
+        Shape::Plain | Shape::Review => plain_round_trip(def, &obj),
+        _ => None,
+    };
     if !causes.is_empty() {
         return Err(Status::invalid(def.kind, def.group, &name, causes));
     }
+    let known = typed_plain.as_ref().unwrap_or(&out);
     let unknown = if fields == FieldValidation::Ignore {
         Vec::new()
     } else {
-        unknown_fields(&obj, &out)
+        unknown_fields(&obj, known)
     };
     if fields == FieldValidation::Strict && !unknown.is_empty() {
         let list = unknown
@@ -147,8 +154,16 @@ pub fn normalize(
             .collect::<Vec<_>>()
             .join(", ");
         return Err(Status::bad_request(format!(
-            "strict decoding error: {list}"
+            "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {list}",
+            def.kind, def.version, def.kind
         )));
+    }
+    let mut out = out;
+    if let Some(known) = &typed_plain {
+        prune_unknown(&mut out, known);
+    }
+    if def.shape == Shape::StatefulSet {
+        defaults::drop_embedded_type_meta(&mut out);
     }
     let warnings = unknown
         .into_iter()
@@ -198,6 +213,55 @@ fn plain(def: &ResourceDef, obj: &Value) -> Result<(Value, Vec<FieldError>), Sta
     Ok((obj.clone(), causes))
 }
 
+/// `obj` decoded into and encoded from the Rust type of a kind stored as given; `None` for a
+/// kind without one, or an object the type cannot hold (the Rust types require some fields
+/// that Go leaves at their zero value, and these kinds were never refused for that).
+fn plain_round_trip(def: &ResourceDef, obj: &Value) -> Option<Value> {
+    use k8s_openapi::api::{apps, coordination, core, events, rbac};
+    fn round_trip<T: DeserializeOwned + Serialize>(obj: &Value) -> Option<Value> {
+        let typed: T = serde_json::from_value(obj.clone()).ok()?;
+        serde_json::to_value(&typed).ok()
+    }
+    match (def.group, def.kind) {
+        ("", "Event") => round_trip::<core::v1::Event>(obj),
+        ("", "Secret") => round_trip::<core::v1::Secret>(obj),
+        ("", "ServiceAccount") => round_trip::<core::v1::ServiceAccount>(obj),
+        ("apps", "ControllerRevision") => round_trip::<apps::v1::ControllerRevision>(obj),
+        ("events.k8s.io", "Event") => round_trip::<events::v1::Event>(obj),
+        ("coordination.k8s.io", "Lease") => round_trip::<coordination::v1::Lease>(obj),
+        ("rbac.authorization.k8s.io", "Role") => round_trip::<rbac::v1::Role>(obj),
+        ("rbac.authorization.k8s.io", "ClusterRole") => round_trip::<rbac::v1::ClusterRole>(obj),
+        ("rbac.authorization.k8s.io", "RoleBinding") => round_trip::<rbac::v1::RoleBinding>(obj),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
+            round_trip::<rbac::v1::ClusterRoleBinding>(obj)
+        }
+        _ => None,
+    }
+}
+
+/// Removes from `stored` every non-null field that `known` (its typed round trip) lacks.
+fn prune_unknown(stored: &mut Value, known: &Value) {
+    match (stored, known) {
+        (Value::Object(s), Value::Object(k)) => {
+            s.retain(|key, value| match k.get(key) {
+                Some(_) => true,
+                None => value.is_null() || is_empty_container(value),
+            });
+            for (key, value) in s.iter_mut() {
+                if let Some(known) = k.get(key) {
+                    prune_unknown(value, known);
+                }
+            }
+        }
+        (Value::Array(s), Value::Array(k)) => {
+            for (value, known) in s.iter_mut().zip(k) {
+                prune_unknown(value, known);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Paths of fields present (and not null) in `input` but absent from the normalized `output`.
 pub fn unknown_fields(input: &Value, output: &Value) -> Vec<String> {
     let mut out = Vec::new();
@@ -244,5 +308,11 @@ mod tests {
         let input = json!({"spec": {"replicas": 1, "bogus": 2, "template": {"x": null}}, "list": [{"a": 1, "b": 2}]});
         let output = json!({"spec": {"replicas": 1, "template": {}}, "list": [{"a": 1}]});
         assert_eq!(unknown_fields(&input, &output), ["list[0].b", "spec.bogus"]);
+        let mut stored = input.clone();
+        prune_unknown(&mut stored, &output);
+        assert_eq!(
+            stored,
+            json!({"spec": {"replicas": 1, "template": {"x": null}}, "list": [{"a": 1}]})
+        );
     }
 }

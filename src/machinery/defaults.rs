@@ -86,6 +86,21 @@ pub fn default_statefulset(set: &mut StatefulSet) {
     }
 }
 
+/// Drops `apiVersion` and `kind` from the claims embedded in a StatefulSet's
+/// `volumeClaimTemplates`. The Rust types write both for every resource type; kube-apiserver
+/// keeps no type metadata for embedded objects, so a re-applied manifest matches what is stored.
+pub fn drop_embedded_type_meta(set: &mut serde_json::Value) {
+    let templates = set
+        .pointer_mut("/spec/volumeClaimTemplates")
+        .and_then(serde_json::Value::as_array_mut);
+    for claim in templates.into_iter().flatten() {
+        if let Some(claim) = claim.as_object_mut() {
+            claim.remove("apiVersion");
+            claim.remove("kind");
+        }
+    }
+}
+
 /// Defaults of a pod template (`SetDefaults_PodSpec` and the nested container, volume and
 /// probe defaults); the Pod-only ones (`enableServiceLinks`, requests from limits) are not
 /// applied to templates, as upstream.

@@ -6,6 +6,7 @@
 //! so the same rules hold wherever an object is read or written (kube-rs keeps its core apart from
 //! its client the same way).
 
+pub(crate) mod applied;
 pub mod defaults;
 pub mod patch;
 pub mod protobuf;

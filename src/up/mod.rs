@@ -394,6 +394,8 @@ async fn apply_one(client: &kube::Client, doc: Value) -> anyhow::Result<()> {
         kind: def.kind.into(),
         plural: def.plural.into(),
     };
+    // As `kubectl apply` would, so a later `kubectl apply` of the same file says `unchanged`.
+    let doc = crate::machinery::applied::with_last_applied(doc, def.namespaced, "default");
     let mut obj: DynamicObject = serde_json::from_value(doc)?;
     let name = obj.metadata.name.clone().unwrap_or_default();
     let api: Api<DynamicObject> = if def.namespaced {

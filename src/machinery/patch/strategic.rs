@@ -173,6 +173,9 @@ enum Strategy {
 struct PatchMeta {
     strategy: Strategy,
     merge_key: &'static str,
+    /// `retainKeys` next to `merge`: clients send `$retainKeys` with each element they change
+    /// (the server honours the directive wherever it appears, so only clients read this).
+    retain_keys: bool,
     schema: Schema,
 }
 
@@ -182,6 +185,7 @@ impl PatchMeta {
     const UNTYPED: Self = Self {
         strategy: Strategy::Default,
         merge_key: "",
+        retain_keys: false,
         schema: Schema::Untyped,
     };
 }
@@ -204,6 +208,7 @@ const fn object(fields: &'static [Field]) -> PatchMeta {
     PatchMeta {
         strategy: Strategy::Default,
         merge_key: "",
+        retain_keys: false,
         schema: Schema::Struct(fields),
     }
 }
@@ -213,7 +218,16 @@ const fn merge_by(key: &'static str, elements: &'static [Field]) -> PatchMeta {
     PatchMeta {
         strategy: Strategy::Merge,
         merge_key: key,
+        retain_keys: false,
         schema: Schema::Struct(elements),
+    }
+}
+
+/// `patchStrategy:"merge,retainKeys"` with `patchMergeKey:"<key>"` on a list of structs.
+const fn merge_retaining_keys_by(key: &'static str, elements: &'static [Field]) -> PatchMeta {
+    PatchMeta {
+        retain_keys: true,
+        ..merge_by(key, elements)
     }
 }
 
@@ -221,6 +235,7 @@ const fn merge_by(key: &'static str, elements: &'static [Field]) -> PatchMeta {
 const MERGE_SET: PatchMeta = PatchMeta {
     strategy: Strategy::Merge,
     merge_key: "",
+    retain_keys: false,
     schema: Schema::Untyped,
 };
 
@@ -228,6 +243,7 @@ const MERGE_SET: PatchMeta = PatchMeta {
 const ATOMIC: PatchMeta = PatchMeta {
     strategy: Strategy::Replace,
     merge_key: "",
+    retain_keys: false,
     schema: Schema::Untyped,
 };
 
@@ -248,10 +264,10 @@ const CONTAINER: &[Field] = &[
     ("volumeDevices", merge_by("devicePath", PLAIN)),
 ];
 
-/// core/v1 PodSpec. `volumes` and `resourceClaims` are `merge,retainKeys`; tolerations,
+/// core/v1 PodSpec (`volumes` and `resourceClaims` also retain keys); tolerations,
 /// readinessGates and the rest have no strategy.
 const POD_SPEC: &[Field] = &[
-    ("volumes", merge_by("name", PLAIN)),
+    ("volumes", merge_retaining_keys_by("name", PLAIN)),
     ("initContainers", merge_by("name", CONTAINER)),
     ("containers", merge_by("name", CONTAINER)),
     ("ephemeralContainers", merge_by("name", CONTAINER)),
@@ -259,7 +275,7 @@ const POD_SPEC: &[Field] = &[
     ("hostAliases", merge_by("ip", PLAIN)),
     ("topologySpreadConstraints", merge_by("topologyKey", PLAIN)),
     ("schedulingGates", merge_by("name", PLAIN)),
-    ("resourceClaims", merge_by("name", PLAIN)),
+    ("resourceClaims", merge_retaining_keys_by("name", PLAIN)),
 ];
 
 /// core/v1 PodStatus (container statuses have no strategy).
@@ -343,6 +359,43 @@ fn kind_schema(kind: &str) -> Schema {
         "ControllerRevision" => CONTROLLER_REVISION,
         _ => METADATA_ONLY,
     })
+}
+
+/// One field the patch metadata tables tag with `patchStrategy:"merge"`, as the OpenAPI
+/// documents publish it (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MergeTaggedField {
+    /// JSON field names from the kind's root; list elements are stepped over implicitly.
+    pub(crate) path: Vec<&'static str>,
+    /// The merge key of a list of objects; empty for a list of primitives merged as a set.
+    pub(crate) merge_key: &'static str,
+    /// Whether the strategy is `merge,retainKeys` rather than `merge`.
+    pub(crate) retain_keys: bool,
+}
+
+/// Every field of `kind` that merges element-wise, read from the same tables
+/// [`strategic_merge_patch`] applies, so what clients are told and what the server does agree.
+pub(crate) fn merge_tagged_fields(kind: &str) -> Vec<MergeTaggedField> {
+    fn walk(schema: Schema, path: &mut Vec<&'static str>, out: &mut Vec<MergeTaggedField>) {
+        let Schema::Struct(fields) = schema else {
+            return;
+        };
+        for (name, meta) in fields {
+            path.push(name);
+            if meta.strategy == Strategy::Merge {
+                out.push(MergeTaggedField {
+                    path: path.clone(),
+                    merge_key: meta.merge_key,
+                    retain_keys: meta.retain_keys,
+                });
+            }
+            walk(meta.schema, path, out);
+            path.pop();
+        }
+    }
+    let mut out = Vec::new();
+    walk(kind_schema(kind), &mut Vec::new(), &mut out);
+    out
 }
 
 // === impl mergeMap ===
