@@ -76,7 +76,7 @@ hyperfine -N --warmup 3 --runs "$RUNS" --export-markdown "$WORK/exec.md" \
 cat "$WORK/exec.md"
 echo
 
-rss() { awk '/VmRSS/ {print $2 / 1024 " MiB"}' "/proc/$PG_PID/status"; }
+rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$PG_PID/status"; }
 download() { # url -> MiB/s
   curl -s -o /dev/null -w '%{speed_download}' "$1" | awk '{printf "%.0f", $1 / 1048576}'
 }
