@@ -99,6 +99,7 @@ fn status_response(status: Status) -> Response<Body> {
 }
 
 /// The upgrade a request asks for.
+#[derive(Clone, Copy)]
 enum Upgrade {
     /// WebSocket with the negotiated subprotocol.
     WebSocket(&'static str),
@@ -197,7 +198,7 @@ where
 
 impl StreamRoutes {
     /// Serves a streaming request (one for which [`is_stream_path`] holds).
-    pub(crate) async fn serve(&self, mut req: Request<Incoming>) -> Response<Body> {
+    pub(crate) async fn serve(&self, req: Request<Incoming>) -> Response<Body> {
         if !matches!(*req.method(), Method::GET | Method::POST) {
             return status_response(Status::method_not_supported());
         }
@@ -254,14 +255,8 @@ impl StreamRoutes {
                         "container {container:?} in pod {pod:?} did not allocate a terminal"
                     )));
                 }
-                let response = switching(req.headers(), &upgrade);
-                let on_upgrade = hyper::upgrade::on(&mut req);
                 let idle = self.idle_timeout;
-                tokio::spawn(async move {
-                    let Ok(upgraded) = on_upgrade.await else {
-                        return;
-                    };
-                    let io = TokioIo::new(upgraded);
+                run_upgraded(req, upgrade, move |io| async move {
                     let (transport, command) = session();
                     let streams = options.streams;
                     let command_side = async move {
@@ -285,8 +280,7 @@ impl StreamRoutes {
                             tokio::join!(transport_side, command_side);
                         }
                     }
-                });
-                response
+                })
             }
             Route::PortForward { .. } => {
                 let upgrade = match negotiate(
@@ -307,14 +301,8 @@ impl StreamRoutes {
                     name: pod,
                     uid: handle.key.uid.clone(),
                 };
-                let response = switching(req.headers(), &upgrade);
-                let on_upgrade = hyper::upgrade::on(&mut req);
                 let idle = self.idle_timeout;
-                tokio::spawn(async move {
-                    let Ok(upgraded) = on_upgrade.await else {
-                        return;
-                    };
-                    let io = TokioIo::new(upgraded);
+                run_upgraded(req, upgrade, move |io| async move {
                     // Only the pod's own address is ever dialed.
                     let dial = move |port: u16| -> futures::future::BoxFuture<
                         'static,
@@ -340,9 +328,24 @@ impl StreamRoutes {
                             super::portforward::serve(io, target, dial, idle).await;
                         }
                     }
-                });
-                response
+                })
             }
         }
     }
+}
+
+/// Answers 101 for `upgrade`, and runs `session` on the connection once hyper hands it over.
+fn run_upgraded<F, Fut>(mut req: Request<Incoming>, upgrade: Upgrade, session: F) -> Response<Body>
+where
+    F: FnOnce(TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let response = switching(req.headers(), &upgrade);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            session(TokioIo::new(upgraded)).await;
+        }
+    });
+    response
 }
