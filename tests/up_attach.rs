@@ -32,6 +32,15 @@ fn kubectl_on_terminal(pg: &Podgate, args: &[&str], websockets: bool) -> Termina
     Terminal::spawn(cmd, 80, 24)
 }
 
+/// Processes running `sleep 31`, the command the terminal test interrupts.
+fn sleeps_running() -> usize {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x0031\x00"))
+        .count()
+}
+
 fn phase(pg: &Podgate, pod: &str) -> String {
     let out = pg.kubectl(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]);
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -65,9 +74,14 @@ fn exec_it_is_a_terminal_that_follows_the_window() {
         });
         // Keystrokes go through the terminal's line discipline (^C interrupts the shell's
         // foreground command, not kubectl), and the exit code comes back.
-        term.type_keys("sleep 30\r");
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        term.type_keys("sleep 31\r");
+        wait_for("the remote sleep to run", || {
+            (sleeps_running() > 0).then_some(())
+        });
         term.type_keys("\u{3}");
+        wait_for("^C to stop the remote sleep", || {
+            (sleeps_running() == 0).then_some(())
+        });
         term.type_keys("echo after-$((40+2))\r");
         term.wait_for_text("after-42");
         term.type_keys("exit 7\r");
