@@ -10,8 +10,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::StreamBody;
 use hyper::body::{Frame, Incoming};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio::net::TcpListener;
@@ -19,25 +18,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::logs::{self, LogOptions, Stream};
 use super::podstatus::{ContainerRuntime, State};
-use super::stream::server::{StreamRoutes, is_stream_path};
+use super::stream::server::{StreamRoutes, route_of};
 use super::task::AbortOnDrop;
 use super::worker::Registry;
-
-type Body = BoxBody<Bytes, std::io::Error>;
-
-fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
-    let mut resp = Response::new(
-        Full::new(Bytes::from(msg.into()))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
+use crate::wire::body::{self, Body, text_response};
 
 /// Parses the query into log options (and `previous`); `Err` is the 400 message.
 pub fn parse_query(query: Option<&str>, now: Timestamp) -> Result<(LogOptions, bool), String> {
@@ -190,25 +174,28 @@ async fn route(req: Request<Incoming>, endpoint: Endpoint) -> Result<Response<Bo
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes());
     if !endpoint.key.admits(authorization) {
-        return Ok(text(StatusCode::UNAUTHORIZED, "Unauthorized"));
+        return Ok(crate::machinery::status::Status::unauthorized().to_response());
     }
-    if is_stream_path(req.uri().path()) {
-        return Ok(endpoint.streams.serve(req).await);
+    if let Some(route) = route_of(req.uri().path()) {
+        return Ok(endpoint.streams.serve(req, route).await);
     }
     handle(req, endpoint.registry).await
 }
 
 async fn handle(req: Request<Incoming>, registry: Registry) -> Result<Response<Body>, Infallible> {
     if req.method() != Method::GET {
-        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"));
+        return Ok(text_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed",
+        ));
     }
     let path = req.uri().path().to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let [prefix, ns, pod, container] = parts.as_slice() else {
-        return Ok(text(StatusCode::NOT_FOUND, "404 page not found"));
+        return Ok(text_response(StatusCode::NOT_FOUND, "404 page not found"));
     };
     if *prefix != "containerLogs" {
-        return Ok(text(StatusCode::NOT_FOUND, "404 page not found"));
+        return Ok(text_response(StatusCode::NOT_FOUND, "404 page not found"));
     }
     let (ns, pod, container) = (
         percent_decode(ns),
@@ -217,10 +204,10 @@ async fn handle(req: Request<Incoming>, registry: Registry) -> Result<Response<B
     );
     let (opts, previous) = match parse_query(req.uri().query(), Timestamp::now()) {
         Ok(v) => v,
-        Err(e) => return Ok(text(StatusCode::BAD_REQUEST, e)),
+        Err(e) => return Ok(text_response(StatusCode::BAD_REQUEST, e)),
     };
     let Some(h) = registry.lock().get(&(ns.clone(), pod.clone())).cloned() else {
-        return Ok(text(
+        return Ok(text_response(
             StatusCode::NOT_FOUND,
             format!("pod {pod:?} does not exist"),
         ));
@@ -234,24 +221,24 @@ async fn handle(req: Request<Incoming>, registry: Registry) -> Result<Response<B
             .cloned()
     };
     let Some(status) = status else {
-        return Ok(text(
+        return Ok(text_response(
             StatusCode::NOT_FOUND,
             format!("container {container:?} not found in pod {pod:?}"),
         ));
     };
     let id = match pick_instance(&pod, &status, previous) {
         Ok(id) => id,
-        Err(e) => return Ok(text(StatusCode::BAD_REQUEST, e)),
+        Err(e) => return Ok(text_response(StatusCode::BAD_REQUEST, e)),
     };
     let Some(log) = h.log(&id) else {
-        return Ok(text(StatusCode::OK, ""));
+        return Ok(text_response(StatusCode::OK, ""));
     };
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(32);
     tokio::spawn(logs::read(log, opts, tx));
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item.map(Frame::data), rx))
     });
-    let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    let mut resp = Response::new(body::boxed(StreamBody::new(stream)));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("text/plain"),

@@ -237,6 +237,23 @@ pub struct ExecContext {
     pub working_dir: Option<std::path::PathBuf>,
 }
 
+impl ExecContext {
+    /// Where a command run in the container goes: into the namespaces of its main process
+    /// when it has them, else on the host, in the container's working directory either way.
+    pub(crate) fn placement(&self) -> Placement {
+        match self.join_pid {
+            Some(pid) => Placement::Join {
+                pid,
+                user: self.user_ns,
+                working_dir: self.working_dir.clone(),
+            },
+            None => Placement::Host(super::mounts::MountPlan::chdir_only(
+                self.working_dir.as_deref(),
+            )),
+        }
+    }
+}
+
 /// The result of one probe run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -388,21 +405,11 @@ async fn run_exec(cmd: &[String], ctx: &ExecContext, timeout: Duration) -> Outco
     let Some((program, args)) = cmd.split_first() else {
         return Outcome::Failure("exec probe has an empty command".into());
     };
-    let placement = match ctx.join_pid {
-        Some(pid) => Placement::Join {
-            pid,
-            user: ctx.user_ns,
-            working_dir: ctx.working_dir.clone(),
-        },
-        None => Placement::Host(super::mounts::MountPlan::chdir_only(
-            ctx.working_dir.as_deref(),
-        )),
-    };
     let spec = SpawnSpec {
         program: program.clone(),
         args: args.to_vec(),
         env: ctx.env.clone(),
-        placement,
+        placement: ctx.placement(),
         capture_output: true,
         stdin: false,
         terminal: None,

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{CommandEnds, Inbound, MAX_CHUNK, Outbound, Streams};
 use crate::node::probe::ExecContext;
-use crate::node::process::{self, Placement, SpawnError, SpawnSpec};
+use crate::node::process::{self, SpawnError, SpawnSpec};
 use crate::node::pty::{self, PtyController, PtyOutput};
 use crate::remotecommand;
 
@@ -43,16 +43,6 @@ pub(crate) async fn run(
     if streams.tty && !env.iter().any(|(k, _)| k == "TERM") {
         env.push(("TERM".into(), "xterm".into()));
     }
-    let placement = match exec.join_pid {
-        Some(pid) => Placement::Join {
-            pid,
-            user: exec.user_ns,
-            working_dir: exec.working_dir.clone(),
-        },
-        None => Placement::Host(crate::node::mounts::MountPlan::chdir_only(
-            exec.working_dir.as_deref(),
-        )),
-    };
     let (terminal, replica) = if streams.tty {
         match pty::open() {
             Ok((c, r)) => (Some(Arc::new(c)), Some(r)),
@@ -82,7 +72,7 @@ pub(crate) async fn run(
         program: program.clone(),
         args: args.to_vec(),
         env,
-        placement,
+        placement: exec.placement(),
         capture_output: true,
         stdin: streams.stdin,
         terminal: replica,

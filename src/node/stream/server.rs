@@ -4,10 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
@@ -15,11 +12,11 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::{attach, exec, session, websocket};
+
 use crate::machinery::status::Status;
 use crate::node::worker::Registry;
 use crate::remotecommand::{self, CommandOptions};
-
-type Body = BoxBody<Bytes, std::io::Error>;
+use crate::wire::body::{self, Body};
 
 /// The largest WebSocket message a client may send (kubectl's stdin chunks are 32 KiB).
 const MAX_MESSAGE: usize = 1024 * 1024;
@@ -33,69 +30,46 @@ pub(crate) struct StreamRoutes {
     pub(crate) idle_timeout: Duration,
 }
 
-/// Which streaming route a path names.
-enum Route {
-    Exec {
-        ns: String,
-        pod: String,
-        container: String,
-    },
-    Attach {
-        ns: String,
-        pod: String,
-        container: String,
-    },
-    PortForward {
-        ns: String,
-        pod: String,
-    },
+/// What a streaming path asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// `/exec/{ns}/{pod}/{container}`.
+    Exec,
+    /// `/attach/{ns}/{pod}/{container}`.
+    Attach,
+    /// `/portForward/{ns}/{pod}`.
+    PortForward,
 }
 
-/// The streaming route `path` names, if it is one (`None`: not a streaming path).
-fn route_of(path: &str) -> Option<Route> {
+/// A streaming route: what, and for which pod (and container).
+pub(crate) struct Route {
+    target: Target,
+    ns: String,
+    pod: String,
+    container: String,
+}
+
+/// The streaming route `path` names (`None`: not a streaming path).
+pub(crate) fn route_of(path: &str) -> Option<Route> {
     let parts: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
         .map(crate::wire::decoded_path)
         .collect();
-    match parts.as_slice() {
-        [kind, ns, pod, container] if kind == "exec" => Some(Route::Exec {
-            ns: ns.clone(),
-            pod: pod.clone(),
-            container: container.clone(),
-        }),
-        [kind, ns, pod, container] if kind == "attach" => Some(Route::Attach {
-            ns: ns.clone(),
-            pod: pod.clone(),
-            container: container.clone(),
-        }),
-        [kind, ns, pod] if kind == "portForward" => Some(Route::PortForward {
-            ns: ns.clone(),
-            pod: pod.clone(),
-        }),
-        _ => None,
-    }
-}
-
-/// Whether `path` is one of the streaming routes.
-pub(crate) fn is_stream_path(path: &str) -> bool {
-    route_of(path).is_some()
-}
-
-fn status_response(status: Status) -> Response<Body> {
-    let bytes = serde_json::to_vec(&status.to_json()).unwrap_or_default();
-    let mut resp = Response::new(
-        Full::new(Bytes::from(bytes))
-            .map_err(|n| match n {})
-            .boxed(),
-    );
-    *resp.status_mut() =
-        StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    let (target, ns, pod, container) = match parts.as_slice() {
+        [kind, ns, pod, container] if kind == "exec" => (Target::Exec, ns, pod, container.clone()),
+        [kind, ns, pod, container] if kind == "attach" => {
+            (Target::Attach, ns, pod, container.clone())
+        }
+        [kind, ns, pod] if kind == "portForward" => (Target::PortForward, ns, pod, String::new()),
+        _ => return None,
+    };
+    Some(Route {
+        target,
+        ns: ns.clone(),
+        pod: pod.clone(),
+        container,
+    })
 }
 
 /// The upgrade a request asks for.
@@ -155,7 +129,7 @@ fn negotiate(
 
 /// The 101 answer to `upgrade`.
 fn switching(headers: &HeaderMap, upgrade: &Upgrade) -> Response<Body> {
-    let mut resp = Response::new(http_body_util::Empty::new().map_err(|n| match n {}).boxed());
+    let mut resp = Response::new(body::empty());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = resp.headers_mut();
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -197,45 +171,38 @@ where
 }
 
 impl StreamRoutes {
-    /// Serves a streaming request (one for which [`is_stream_path`] holds).
-    pub(crate) async fn serve(&self, req: Request<Incoming>) -> Response<Body> {
+    /// Serves the streaming request `req` for `route`.
+    pub(crate) async fn serve(&self, req: Request<Incoming>, route: Route) -> Response<Body> {
         if !matches!(*req.method(), Method::GET | Method::POST) {
-            return status_response(Status::method_not_supported());
+            return Status::method_not_supported().to_response();
         }
-        let Some(route) = route_of(req.uri().path()) else {
-            return status_response(Status::no_route());
-        };
         let query = req.uri().query().unwrap_or("").to_string();
-        let (ns, pod) = match &route {
-            Route::Exec { ns, pod, .. }
-            | Route::Attach { ns, pod, .. }
-            | Route::PortForward { ns, pod } => (ns.clone(), pod.clone()),
-        };
+        let Route {
+            target,
+            ns,
+            pod,
+            container,
+        } = route;
         let Some(handle) = self
             .registry
             .lock()
             .get(&(ns.clone(), pod.clone()))
             .cloned()
         else {
-            return status_response(Status::not_found("pods", "", &pod));
+            return Status::not_found("pods", "", &pod).to_response();
         };
-        match route {
-            Route::Exec { container, .. } | Route::Attach { container, .. }
-                if handle.live(&container).is_none() =>
-            {
-                status_response(Status::bad_request(format!(
-                    "container {container:?} in pod {pod:?} is not running"
-                )))
-            }
-            Route::Exec { container, .. } | Route::Attach { container, .. } => {
-                let is_exec = req
-                    .uri()
-                    .path()
-                    .trim_start_matches('/')
-                    .starts_with("exec/");
+        match target {
+            Target::Exec | Target::Attach => {
+                let Some(live) = handle.live(&container) else {
+                    return Status::bad_request(format!(
+                        "container {container:?} in pod {pod:?} is not running"
+                    ))
+                    .to_response();
+                };
+                let is_exec = target == Target::Exec;
                 let options = match CommandOptions::parse(&query, is_exec) {
                     Ok(o) => o,
-                    Err(msg) => return status_response(Status::bad_request(msg)),
+                    Err(msg) => return Status::bad_request(msg).to_response(),
                 };
                 let upgrade = match negotiate(
                     req.headers(),
@@ -243,17 +210,13 @@ impl StreamRoutes {
                     &remotecommand::SPDY_PROTOCOLS,
                 ) {
                     Ok(u) => u,
-                    Err(s) => return status_response(s),
-                };
-                let Some(live) = handle.live(&container) else {
-                    return status_response(Status::bad_request(format!(
-                        "container {container:?} in pod {pod:?} is not running"
-                    )));
+                    Err(s) => return s.to_response(),
                 };
                 if !is_exec && options.streams.tty && live.terminal.is_none() {
-                    return status_response(Status::bad_request(format!(
+                    return Status::bad_request(format!(
                         "container {container:?} in pod {pod:?} did not allocate a terminal"
-                    )));
+                    ))
+                    .to_response();
                 }
                 let idle = self.idle_timeout;
                 run_upgraded(req, upgrade, move |io| async move {
@@ -282,19 +245,18 @@ impl StreamRoutes {
                     }
                 })
             }
-            Route::PortForward { .. } => {
+            Target::PortForward => {
                 let upgrade = match negotiate(
                     req.headers(),
                     &[remotecommand::PORT_FORWARD_TUNNEL],
                     &[remotecommand::PORT_FORWARD],
                 ) {
                     Ok(u) => u,
-                    Err(s) => return status_response(s),
+                    Err(s) => return s.to_response(),
                 };
                 let Some(ip) = handle.runtime.lock().pod_ip else {
-                    return status_response(Status::bad_request(format!(
-                        "pod {pod:?} has no IP address yet"
-                    )));
+                    return Status::bad_request(format!("pod {pod:?} has no IP address yet"))
+                        .to_response();
                 };
                 let target = super::portforward::ForwardTarget {
                     namespace: ns,
