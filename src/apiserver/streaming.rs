@@ -4,9 +4,7 @@
 //! the upgrade's own headers and the API server's node credential: nothing of the client's
 //! credentials ever reaches it.
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
-use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
@@ -29,9 +27,6 @@ const UPGRADE_HEADERS: [&str; 7] = [
     "sec-websocket-accept",
     "x-stream-protocol-version",
 ];
-
-/// The most of a refusal's body read from the node.
-const MAX_REFUSAL: usize = 64 * 1024;
 
 /// Which streaming subresource a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +122,9 @@ pub(super) async fn connect<B>(
         .await
         .map_err(|e| unreachable(&e))?;
     if node_resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return Err(refusal(node_resp).await);
+        // The node's refusal is already a `Status` (made by the same code as this server's):
+        // it goes to the client as it is.
+        return Ok(node_resp.map(body::boxed));
     }
 
     let mut resp = Response::new(body::empty());
@@ -160,32 +157,6 @@ fn upgrade_headers(headers: &HeaderMap) -> Vec<(http::HeaderName, HeaderValue)> 
 /// A path segment, percent-encoded.
 fn segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// The node's refusal as a `Status`: its own when it sent one, else its text.
-async fn refusal(resp: Response<hyper::body::Incoming>) -> Status {
-    let code = resp.status().as_u16();
-    let limited = http_body_util::Limited::new(resp.into_body(), MAX_REFUSAL);
-    let bytes: Bytes = limited
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    if let Ok(v) = serde_json::from_slice::<Value>(&bytes)
-        && v["kind"] == "Status"
-        && let Some(message) = v["message"].as_str()
-    {
-        let reason = match v["reason"].as_str().unwrap_or("") {
-            "NotFound" => "NotFound",
-            "Forbidden" => "Forbidden",
-            "MethodNotAllowed" => "MethodNotAllowed",
-            "" => "",
-            _ => "BadRequest",
-        };
-        return Status::other(code, reason, message);
-    }
-    let text = String::from_utf8_lossy(&bytes).trim().to_string();
-    Status::other(code, "", text)
 }
 
 #[cfg(test)]
