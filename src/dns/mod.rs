@@ -381,11 +381,27 @@ fn fit(
         return false;
     }
     additionals.clear();
-    while !fits(answers, authority, additionals) {
-        if answers.pop().is_none() && authority.pop().is_none() {
-            break;
-        }
+    if fits(answers, authority, additionals) {
+        return true;
     }
+    // The most answers that fit, by bisection: every record kept makes the message longer, so
+    // `fits` holds up to some count and fails past it (a large answer is encoded a handful of
+    // times, not once per record cut).
+    if fits(&[], authority, additionals) {
+        let (mut fitting, mut too_many) = (0, answers.len());
+        while too_many - fitting > 1 {
+            let mid = fitting + (too_many - fitting) / 2;
+            if fits(&answers[..mid], authority, additionals) {
+                fitting = mid;
+            } else {
+                too_many = mid;
+            }
+        }
+        answers.truncate(fitting);
+        return true;
+    }
+    answers.clear();
+    while !fits(answers, authority, additionals) && authority.pop().is_some() {}
     true
 }
 
