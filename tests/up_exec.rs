@@ -7,7 +7,7 @@ mod common;
 
 use std::process::{Command, Output, Stdio};
 
-use common::{Podgate, manifest, wait_for};
+use common::{Podgate, http_request, manifest, wait_for};
 
 const APP: &str = r#"
 apiVersion: v1
@@ -87,6 +87,17 @@ fn kubectl(pg: &Podgate, protocol: Protocol, args: &[&str], stdin: Option<&[u8]>
         pipe.write_all(input).expect("write stdin");
     }
     child.wait_with_output().expect("kubectl output")
+}
+
+/// Runs kubectl, asserting success; returns its stdout.
+fn kubectl_succeeds(pg: &Podgate, protocol: Protocol, args: &[&str]) -> String {
+    let out = kubectl(pg, protocol, args, None);
+    assert!(
+        out.status.success(),
+        "{protocol:?} {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
 }
 
 fn text(b: &[u8]) -> String {
@@ -371,37 +382,17 @@ fn exec_needs_create_on_pods_exec_and_the_node_takes_only_the_api_servers_key() 
         "jsonpath={.items[0].status.daemonEndpoints.kubeletEndpoint.Port}",
     ]);
     let port: u16 = port.trim().parse().expect("node port");
-    for auth in [None, Some(format!("Bearer {}", pg.token()))] {
-        let (status, _, _) = raw_get(
-            port,
+    let admin = format!("Bearer {}", pg.token());
+    for headers in [vec![], vec![("Authorization", admin.as_str())]] {
+        for path in [
             "/exec/default/web-0/main?command=id&stdout=true",
-            auth.as_deref(),
-        );
-        assert_eq!(status, 401, "auth {:?}", auth.is_some());
-        let (status, _, _) = raw_get(port, "/containerLogs/default/web-0/main", auth.as_deref());
-        assert_eq!(status, 401);
+            "/containerLogs/default/web-0/main",
+        ] {
+            let (status, _) =
+                http_request(port, "GET", path, &headers, b"").expect("node endpoint");
+            assert_eq!(status, 401, "{path} with {headers:?}");
+        }
     }
-}
-
-/// A plain HTTP/1.1 GET to 127.0.0.1:`port`: (status, headers, body).
-fn raw_get(port: u16, path: &str, authorization: Option<&str>) -> (u16, String, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-    if let Some(a) = authorization {
-        req.push_str(&format!("Authorization: {a}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).expect("write");
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    (status, head.to_string(), body.to_string())
 }
 
 #[test]
@@ -421,82 +412,40 @@ fn kubectl_cp_copies_files_and_directories_both_ways() {
     let big: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(local.join("tree/sub/big.bin"), &big).expect("write");
 
+    let tree = local.join("tree");
+    let (file, tree) = (
+        local.join("one.txt").to_str().expect("path").to_string(),
+        tree.to_str().expect("path").to_string(),
+    );
     for protocol in [Protocol::WebSocket, Protocol::Spdy] {
         let what = format!("{protocol:?}");
         let dest = format!("/var/data/{what}");
-        let out = kubectl(
-            &pg,
-            protocol,
-            &["exec", "web-0", "-c", "main", "--", "mkdir", "-p", &dest],
-            None,
-        );
-        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+        let run = |args: &[&str]| kubectl_succeeds(&pg, protocol, args);
+        run(&["exec", "web-0", "-c", "main", "--", "mkdir", "-p", &dest]);
         // Into the pod: a file, and a directory.
-        let file = local.join("one.txt");
-        let out = kubectl(
-            &pg,
-            protocol,
-            &[
-                "cp",
-                "-c",
-                "main",
-                file.to_str().expect("path"),
-                &format!("web-0:{dest}/one.txt"),
-            ],
-            None,
-        );
-        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
-        let tree = local.join("tree");
-        let out = kubectl(
-            &pg,
-            protocol,
-            &[
-                "cp",
-                "-c",
-                "main",
-                tree.to_str().expect("path"),
-                &format!("web-0:{dest}/tree"),
-            ],
-            None,
-        );
-        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
-        let out = kubectl(
-            &pg,
-            protocol,
-            &[
-                "exec",
-                "web-0",
-                "-c",
-                "main",
-                "--",
-                "sh",
-                "-c",
-                &format!("cat {dest}/one.txt {dest}/tree/a.txt; wc -c < {dest}/tree/sub/big.bin"),
-            ],
-            None,
-        );
-        assert_eq!(
-            text(&out.stdout),
-            "first file\ntree a\n2000000\n",
-            "{what}: {}",
-            text(&out.stderr)
-        );
+        run(&["cp", "-c", "main", &file, &format!("web-0:{dest}/one.txt")]);
+        run(&["cp", "-c", "main", &tree, &format!("web-0:{dest}/tree")]);
+        let inside = run(&[
+            "exec",
+            "web-0",
+            "-c",
+            "main",
+            "--",
+            "sh",
+            "-c",
+            &format!("cat {dest}/one.txt {dest}/tree/a.txt; wc -c < {dest}/tree/sub/big.bin"),
+        ]);
+        assert_eq!(inside, "first file\ntree a\n2000000\n", "{what}");
 
         // Out of the pod: the directory comes back byte for byte.
         let back = dir.join(format!("back-{what}"));
-        let out = kubectl(
-            &pg,
-            protocol,
-            &[
-                "cp",
-                "-c",
-                "main",
-                &format!("web-0:{dest}/tree"),
-                back.to_str().expect("path"),
-            ],
-            None,
-        );
-        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+        run(&[
+            "cp",
+            "-c",
+            "main",
+            &format!("web-0:{dest}/tree"),
+            back.to_str().expect("path"),
+        ]);
         assert_eq!(
             std::fs::read_to_string(back.join("a.txt")).expect("a.txt"),
             "tree a\n"

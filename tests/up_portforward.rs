@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
-use common::{Podgate, manifest, wait_for};
+use common::{Podgate, http_request, manifest, wait_for};
 
 const POD: &str = r#"
 apiVersion: v1
@@ -84,14 +84,11 @@ fn forward(mut cmd: Command, websockets: bool, remote: u16) -> Forward {
     }
 }
 
-/// `GET /` over a fresh connection to the forwarded port; the whole response.
-fn get(port: u16) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.write_all(b"GET / HTTP/1.1\r\nHost: pet\r\nConnection: close\r\n\r\n")
-        .expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    out
+/// `GET /` over a fresh connection to the forwarded port, asserting the pet answered.
+fn get_pet(port: u16, what: &str) {
+    let (status, body) = http_request(port, "GET", "/", &[], b"").expect("request");
+    assert_eq!(status, 200, "{what}: {body}");
+    assert!(body.contains("You've hit pet"), "{what}: {body}");
 }
 
 fn kubectl(pg: &Podgate) -> Command {
@@ -123,16 +120,16 @@ fn start_pet() -> Podgate {
 
 fn many_connections(port: u16, what: &str) {
     for i in 0..20 {
-        let resp = get(port);
-        assert!(resp.starts_with("HTTP/1.1 200"), "{what} #{i}: {resp}");
-        assert!(resp.contains("You've hit pet"), "{what} #{i}: {resp}");
+        get_pet(port, &format!("{what} #{i}"));
     }
     let handles: Vec<_> = (0..8)
-        .map(|_| std::thread::spawn(move || get(port)))
+        .map(|i| {
+            let what = format!("{what} concurrent #{i}");
+            std::thread::spawn(move || get_pet(port, &what))
+        })
         .collect();
     for h in handles {
-        let resp = h.join().expect("thread");
-        assert!(resp.contains("You've hit pet"), "{what} concurrent: {resp}");
+        h.join().expect("a concurrent request");
     }
 }
 
