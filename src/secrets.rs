@@ -97,6 +97,18 @@ pub fn private_file(path: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_node_key_admits_itself_only() {
+        let key = NodeKey::generate();
+        let other = NodeKey::generate();
+        assert!(key.admits(Some(key.authorization().as_bytes())));
+        assert!(!key.admits(Some(other.authorization().as_bytes())));
+        assert!(!key.admits(None));
+        let short = &key.authorization().as_bytes()[..key.authorization().len() - 1];
+        assert!(!key.admits(Some(short)));
+        assert!(!format!("{key:?}").contains(&key.authorization()[7..]));
+    }
+
     fn mode(p: &Path) -> u32 {
         std::fs::metadata(p).unwrap().mode() & 0o777
     }
@@ -166,7 +178,8 @@ mod tests {
 /// node's endpoints must not serve whoever connects.
 #[derive(Clone)]
 pub struct NodeKey {
-    bearer: String,
+    /// `Bearer <random>`, the whole header value.
+    authorization: String,
 }
 
 impl NodeKey {
@@ -175,20 +188,22 @@ impl NodeKey {
         use base64::Engine;
         let bytes: [u8; 32] = rand::random();
         Self {
-            bearer: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+            authorization: format!(
+                "Bearer {}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+            ),
         }
     }
 
     /// The `Authorization` header value that carries the key.
-    pub fn authorization(&self) -> String {
-        format!("Bearer {}", self.bearer)
+    pub fn authorization(&self) -> &str {
+        &self.authorization
     }
 
     /// Whether an `Authorization` header value carries this key (constant time).
     pub fn admits(&self, authorization: Option<&[u8]>) -> bool {
         use subtle::ConstantTimeEq;
-        let expected = self.authorization();
-        authorization.is_some_and(|given| bool::from(given.ct_eq(expected.as_bytes())))
+        authorization.is_some_and(|given| bool::from(given.ct_eq(self.authorization.as_bytes())))
     }
 }
 
