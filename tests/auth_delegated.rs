@@ -128,3 +128,90 @@ fn delegated_proxy_accepts_and_refuses_what_up_does() {
     }
     assert_eq!(compared, 25);
 }
+
+/// Issue 15: Prometheus discovery through a delegated `podgate proxy` lists only the pods of
+/// the namespaces the caller may `list pods` in (the cluster decides, per namespace), and
+/// refuses a caller who may list them nowhere, though the proxy's own credentials see all.
+#[test]
+fn delegated_proxy_discovery_answers_only_what_the_caller_may_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = manifest(
+        dir.path(),
+        "tokens.csv",
+        &format!("{PROM},prom,prom-uid\n{NOBODY},nobody,nobody-uid\n"),
+    );
+    let pg = Podgate::start(&["--token-auth-file", tokens.to_str().unwrap()]);
+    pg.kubectl_ok(&["create", "namespace", "other"]);
+    let web0 = backend::start("127.1.6.30");
+    let web1 = backend::start("127.1.6.31");
+    let elsewhere = backend::start("127.1.6.32");
+    auth::fake_pod(&pg, dir.path(), "default", "web-0", web0);
+    auth::fake_pod(&pg, dir.path(), "default", "web-1", web1);
+    auth::fake_pod(&pg, dir.path(), "other", "db-0", elsewhere);
+    apply(&pg, dir.path(), "rbac.yaml", RBAC);
+    wait_for_code(&pg, "/api/v1/namespaces/default/pods", PROM, 200);
+
+    let px = ProxyProcess::start(
+        &pg,
+        &[
+            "--delegated-auth",
+            "--mode",
+            "direct",
+            "--pod-network",
+            "loopback",
+        ],
+    );
+    let host = format!("127.0.0.1:{}", px.port());
+    let sd = |path: &str, token: Option<&str>| {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|b| ("Authorization", b.as_str()))
+            .collect();
+        px.request("GET", path, &host, &headers)
+    };
+
+    // The proxy's watch cache holds all three pods; prom sees the two it may list.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let pods = loop {
+        let (code, _, body) = sd("/sd/prometheus", Some(PROM));
+        assert_eq!(code, 200, "{body}");
+        let groups: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut pods: Vec<String> = groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                format!(
+                    "{}/{}",
+                    g["labels"]["namespace"].as_str().unwrap(),
+                    g["labels"]["pod"].as_str().unwrap()
+                )
+            })
+            .collect();
+        pods.sort();
+        if pods.len() >= 2 || std::time::Instant::now() > deadline {
+            break pods;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(pods, ["default/web-0", "default/web-1"]);
+    // The same question answered for the proxy's own identity would include other/db-0: the
+    // admin token (the proxy's kubeconfig) may list everywhere.
+    let admin = pg.token();
+    let (code, _, body) = sd("/sd/prometheus", Some(&admin));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"db-0\""), "{body}");
+
+    let (code, _, body) = sd("/sd/prometheus?namespace=other", Some(PROM));
+    assert_eq!(code, 403, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        status["message"],
+        "pods is forbidden: User \"prom\" cannot list resource \"pods\" in API group \"\" in the namespace \"other\""
+    );
+    let (code, _, body) = sd("/sd/prometheus", Some(NOBODY));
+    assert_eq!(code, 403, "{body}");
+    let (code, _, body) = sd("/sd/prometheus", None);
+    assert_eq!(code, 401, "{body}");
+}

@@ -96,7 +96,10 @@ where
             ClientAuth::Delegated(delegated) => {
                 let delegated = delegated.clone();
                 let path = crate::wire::decoded_path(req.uri().path());
-                let attrs = Attributes::of(req.method(), &path, req.uri().query());
+                // A handler that authorizes itself (service discovery asks `list pods` per
+                // namespace) needs only the caller's identity here.
+                let attrs = (!super::is_self_authorized_path(&path))
+                    .then(|| Attributes::of(req.method(), &path, req.uri().query()));
                 let review = async move { check(&delegated, token.as_deref(), attrs).await };
                 // Combinators, not an async block around `inner.call`, keep the future's Send
                 // bound simple for rustc.
@@ -118,17 +121,21 @@ where
     }
 }
 
-/// Authenticates and authorizes one request against the cluster.
+/// Authenticates one request against the cluster, and authorizes its `attrs` there (`None`:
+/// the handler authorizes it).
 async fn check(
     delegated: &Delegated,
     token: Option<&str>,
-    attrs: Attributes,
+    attrs: Option<Attributes>,
 ) -> Result<super::UserInfo, Status> {
     let Some(token) = token else {
         return Err(Status::unauthorized());
     };
     let Some(user) = delegated.authenticate(token).await? else {
         return Err(Status::unauthorized());
+    };
+    let Some(attrs) = attrs else {
+        return Ok(user);
     };
     match delegated.authorize(&user, &attrs).await? {
         Decision::Allow => Ok(user),

@@ -159,6 +159,64 @@ impl Delegated {
     }
 }
 
+/// The cluster decides, through the same cached SubjectAccessReviews, wherever podgate asks a
+/// question of its own (the Prometheus discovery's `list pods` per namespace), so a delegated
+/// `podgate proxy` never answers more than the caller may see.
+impl super::Authorizer for Delegated {
+    fn authorize<'a>(
+        &'a self,
+        attrs: &'a super::authz::Attributes,
+    ) -> futures::future::BoxFuture<'a, super::authz::Decision> {
+        Box::pin(async move {
+            let question = if attrs.is_resource_request {
+                Attributes::Resource {
+                    verb: attrs.verb.clone(),
+                    group: attrs.api_group.clone(),
+                    version: attrs.api_version.clone(),
+                    namespace: attrs.namespace.clone(),
+                    resource: attrs.resource.clone(),
+                    subresource: attrs.subresource.clone(),
+                    name: attrs.name.clone(),
+                }
+            } else {
+                Attributes::NonResource {
+                    verb: attrs.verb.clone(),
+                    path: attrs.path.clone(),
+                }
+            };
+            match self.authorize(&attrs.user, &question).await {
+                Ok(Decision::Allow) => super::authz::Decision {
+                    allowed: true,
+                    ..Default::default()
+                },
+                Ok(Decision::Deny(reason)) => super::authz::Decision {
+                    reason,
+                    ..Default::default()
+                },
+                Err(status) => super::authz::Decision {
+                    evaluation_error: status.message,
+                    ..Default::default()
+                },
+            }
+        })
+    }
+
+    /// The cluster's rules cannot be listed for another user; as kube-apiserver's webhook
+    /// authorizer, say so instead of guessing.
+    fn rules_for<'a>(
+        &'a self,
+        _user: &'a UserInfo,
+        _namespace: &'a str,
+    ) -> futures::future::BoxFuture<'a, super::authz::UserRules> {
+        Box::pin(async {
+            super::authz::UserRules {
+                incomplete: true,
+                ..Default::default()
+            }
+        })
+    }
+}
+
 fn cached<K: std::hash::Hash + Eq, T: Clone>(
     cache: &Mutex<HashMap<K, Review<T>>>,
     key: &K,

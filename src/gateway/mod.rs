@@ -147,10 +147,15 @@ pub fn proxy_stack(parts: ProxyStackParts) -> HttpService {
     let route = Route {
         api: Arc::new(parts.api),
         readiness: Readiness::default(),
-        // The proxy's own credentials list every pod; who may reach it is the client auth's
-        // and the filter's decision, as for every other path.
+        // The proxy's own credentials list every pod. With delegated auth the cluster decides
+        // which namespaces each caller may list, as it does for every API request; otherwise
+        // (no client auth, or a token file whose tokens may do everything) whoever reaches the
+        // proxy acts with its credentials, as through kubectl proxy.
         sd: parts.proxy.as_ref().map(|p| {
-            let authz: Arc<dyn auth::Authorizer> = Arc::new(auth::AlwaysAllow);
+            let authz: Arc<dyn auth::Authorizer> = match &parts.client_auth {
+                auth::ClientAuth::Delegated(delegated) => delegated.clone(),
+                _ => Arc::new(auth::AlwaysAllow),
+            };
             (p.cluster().clone(), authz)
         }),
         proxy: parts.proxy,
