@@ -3,7 +3,8 @@
 //! once against a real `podgate up` (header timeout shortened through
 //! `PODGATE_HEADER_TIMEOUT`). A normal client (the real kubectl over HTTPS, and plain HTTP) is
 //! still served while they are open; every silent and stalled one is closed by the server after
-//! the header timeout; the idle HTTP/2 connections stay usable.
+//! the header timeout; the idle HTTP/2 connections stay usable until the idle timeout, which
+//! then closes them — but not one that has a request in flight.
 
 mod common;
 
@@ -118,7 +119,15 @@ async fn readyz(
 fn silent_and_idle_connections_lock_no_one_out_and_silent_ones_are_closed() {
     // Both ends live on this machine: room for every socket in this process and in podgate.
     raise_fd_limit(8_192);
-    let pg = Podgate::start_with("127.0.0.1:0", &[("PODGATE_HEADER_TIMEOUT", "3s")], &[]);
+    // The idle timeout far beyond the test, so the idle HTTP/2 connections stay open.
+    let pg = Podgate::start_with(
+        "127.0.0.1:0",
+        &[
+            ("PODGATE_HEADER_TIMEOUT", "3s"),
+            ("PODGATE_IDLE_TIMEOUT", "10m"),
+        ],
+        &[],
+    );
     let addr = SocketAddr::from(([127, 0, 0, 1], pg.port));
     let token = pg.token();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -202,5 +211,67 @@ fn silent_and_idle_connections_lock_no_one_out_and_silent_ones_are_closed() {
         for send in &mut idle {
             assert_eq!(readyz(send, addr).await, 200);
         }
+    });
+}
+
+/// HTTP/2 connections with nothing in flight are closed after the idle timeout (a GOAWAY),
+/// while one whose watch is still streaming stays open and keeps delivering events.
+#[test]
+fn idle_http2_connections_are_closed_after_the_idle_timeout_but_not_busy_ones() {
+    const IDLE: usize = 50;
+    let pg = Podgate::start_with("127.0.0.1:0", &[("PODGATE_IDLE_TIMEOUT", "2s")], &[]);
+    let addr = SocketAddr::from(([127, 0, 0, 1], pg.port));
+    let token = pg.token();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let idle = futures::future::join_all((0..IDLE).map(|_| idle_http2(addr))).await;
+        let mut busy = idle_http2(addr).await;
+        busy.ready().await.expect("open");
+        let watch = http::Request::get(format!(
+            "http://{addr}/api/v1/namespaces/default/configmaps?watch=true"
+        ))
+        .header("Authorization", format!("Bearer {token}"))
+        .body(Empty::new())
+        .unwrap();
+        let resp = busy.send_request(watch).await.expect("watch");
+        assert_eq!(resp.status(), 200);
+        let mut events = resp.into_body();
+
+        // Every idle connection is closed by the server, well within the deadline.
+        let deadline = Instant::now() + DEADLINE;
+        while idle.iter().any(|s| !s.is_closed()) {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {IDLE} idle connections still open",
+                idle.iter().filter(|s| !s.is_closed()).count()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The watching connection outlived them, and its watch still delivers.
+        assert!(
+            !busy.is_closed(),
+            "the connection with a watch in flight was closed"
+        );
+        let created = tokio::task::spawn_blocking(move || {
+            pg.kubectl_ok(&["create", "configmap", "after-idle", "--from-literal=a=b"]);
+            pg
+        });
+        let mut seen = String::new();
+        let deadline = Instant::now() + DEADLINE;
+        while !seen.contains("after-idle") {
+            let frame = tokio::time::timeout_at(deadline.into(), events.frame())
+                .await
+                .unwrap_or_else(|_| panic!("no event for the new ConfigMap; saw {seen}"))
+                .expect("the watch still open")
+                .expect("a frame");
+            if let Ok(data) = frame.into_data() {
+                seen.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+        drop(created.await.unwrap());
     });
 }

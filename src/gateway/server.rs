@@ -1,5 +1,5 @@
 //! Serving the gateway stack: hyper-util's auto builder (HTTP/1.1 and h2c, upgrades), bounded
-//! header reads, a connection limit, and graceful shutdown.
+//! header reads, an idle timeout, a connection limit, and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use prometheus_client::metrics::gauge::Gauge;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
 use super::HttpService;
 use crate::auth::x509::ClientCertificate;
@@ -29,6 +30,11 @@ pub struct ServerLimits {
     /// How often an HTTP/2 connection is pinged, and how long the answer may take: a peer that
     /// no longer answers is closed.
     pub http2_keep_alive: Duration,
+    /// How long an HTTP/2 connection may stay open with no request in flight before it is
+    /// closed with a GOAWAY (kube-apiserver's 90 s): a peer that answers pings but sends
+    /// nothing does not hold a connection slot forever. HTTP/1 connections waiting for their
+    /// next request are bounded by the header timeout.
+    pub idle_timeout: Duration,
     /// How long open connections may finish their requests at shutdown.
     pub shutdown_grace: Duration,
     /// Whether credentials may arrive over plain HTTP from other hosts (a listener that serves
@@ -40,17 +46,20 @@ pub struct ServerLimits {
 /// 30 s when unset): an operator's knob, and the way tests shorten it.
 pub const HEADER_TIMEOUT_ENV: &str = "PODGATE_HEADER_TIMEOUT";
 
-/// The header timeout: [`HEADER_TIMEOUT_ENV`] if it holds a duration above zero, else 30 s.
-fn header_read_timeout() -> Duration {
-    const DEFAULT: Duration = Duration::from_secs(30);
-    let Ok(text) = std::env::var(HEADER_TIMEOUT_ENV) else {
-        return DEFAULT;
+/// The environment variable that sets the HTTP/2 idle timeout of every listener (90 s when
+/// unset).
+pub const IDLE_TIMEOUT_ENV: &str = "PODGATE_IDLE_TIMEOUT";
+
+/// The duration in the environment variable `name` if it holds one above zero, else `default`.
+fn duration_from_env(name: &str, default: Duration) -> Duration {
+    let Ok(text) = std::env::var(name) else {
+        return default;
     };
     match super::forward::parse_duration(&text).filter(|d| !d.is_zero()) {
         Some(d) => d,
         None => {
-            tracing::warn!(value = %text, "{HEADER_TIMEOUT_ENV} is no duration above zero; using 30s");
-            DEFAULT
+            tracing::warn!(value = %text, "{name} is no duration above zero; using {default:?}");
+            default
         }
     }
 }
@@ -59,8 +68,9 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
-            header_read_timeout: header_read_timeout(),
+            header_read_timeout: duration_from_env(HEADER_TIMEOUT_ENV, Duration::from_secs(30)),
             http2_keep_alive: Duration::from_secs(30),
+            idle_timeout: duration_from_env(IDLE_TIMEOUT_ENV, Duration::from_secs(90)),
             shutdown_grace: Duration::from_secs(10),
             remote_plain_credentials: false,
         }
@@ -79,7 +89,7 @@ pub async fn serve(
     widen_accept_queue(&listener);
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let builder = connection_builder(&limits);
-    let graceful = GracefulShutdown::new();
+    let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let permit = tokio::select! {
@@ -101,11 +111,11 @@ pub async fn serve(
         let svc = svc.clone();
         let builder = builder.clone();
         let acceptor = acceptor.clone();
-        let watcher = graceful.watcher();
+        let stop = shutdown.clone();
         let open = open_connections.clone();
         open.inc();
         // The TLS handshake (if any) runs in the connection's own task, never in the accept loop.
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let Ok(tls) = tokio::time::timeout(limits.header_read_timeout, is_tls(&stream)).await
             else {
                 tracing::debug!(%peer, "closing a connection that sent nothing");
@@ -138,11 +148,14 @@ pub async fn serve(
                                     tls: true,
                                     client_cert,
                                     remote_plain_credentials: false,
+                                    activity: Activity::new(),
                                 };
+                                let activity = hyper_svc.activity.clone();
                                 let conn = builder
                                     .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
                                     .into_owned();
-                                watcher.watch(conn).await
+                                drive(conn, |c| c.graceful_shutdown(), &activity, limits, stop)
+                                    .await
                             }
                             Ok(Err(e)) => Err(e.into()),
                             Err(_) => Err("TLS handshake timed out".into()),
@@ -157,11 +170,13 @@ pub async fn serve(
                         tls: false,
                         client_cert: None,
                         remote_plain_credentials: limits.remote_plain_credentials,
+                        activity: Activity::new(),
                     };
+                    let activity = hyper_svc.activity.clone();
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
                         .into_owned();
-                    watcher.watch(conn).await
+                    drive(conn, |c| c.graceful_shutdown(), &activity, limits, stop).await
                 }
             };
             if let Err(e) = result {
@@ -172,7 +187,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    drain(graceful, limits.shutdown_grace).await;
+    drain(connections, limits.shutdown_grace).await;
 }
 
 /// Serves `svc` on a unix socket (plain HTTP, no client address) until `shutdown` turns true,
@@ -186,7 +201,7 @@ pub async fn serve_unix(
 ) {
     widen_accept_queue(&listener);
     let builder = connection_builder(&limits);
-    let graceful = GracefulShutdown::new();
+    let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let permit = tokio::select! {
@@ -210,15 +225,19 @@ pub async fn serve_unix(
             tls: false,
             client_cert: None,
             remote_plain_credentials: true,
+            activity: Activity::new(),
         };
+        let activity = hyper_svc.activity.clone();
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
             .into_owned();
-        let watcher = graceful.watcher();
+        let stop = shutdown.clone();
         let open = open_connections.clone();
         open.inc();
-        tokio::spawn(async move {
-            if let Err(e) = watcher.watch(conn).await {
+        connections.spawn(async move {
+            let closing =
+                |c: std::pin::Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
+            if let Err(e) = drive(conn, closing, &activity, limits, stop).await {
                 tracing::debug!(error = %e, "unix socket connection ended with an error");
             }
             open.dec();
@@ -226,7 +245,7 @@ pub async fn serve_unix(
         });
     }
     drop(listener);
-    drain(graceful, limits.shutdown_grace).await;
+    drain(connections, limits.shutdown_grace).await;
 }
 
 /// The accept queue a listener is given (the kernel caps it at `net.core.somaxconn`, which is
@@ -260,9 +279,90 @@ fn connection_builder(limits: &ServerLimits) -> Arc<auto::Builder<TokioExecutor>
     Arc::new(builder)
 }
 
+/// Drives one connection to its end. It is closed gracefully (a GOAWAY, or `Connection: close`
+/// after the response in flight) when the listener shuts down, and when it has had no request
+/// in flight for the idle timeout.
+async fn drive<C, E>(
+    conn: C,
+    close: impl Fn(std::pin::Pin<&mut C>),
+    activity: &Activity,
+    limits: ServerLimits,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), E>
+where
+    C: std::future::Future<Output = Result<(), E>>,
+{
+    let mut conn = std::pin::pin!(conn);
+    let mut closing = false;
+    loop {
+        // While requests are in flight, look again one timeout from now.
+        let idle_check = activity.idle_since().unwrap_or_else(Instant::now) + limits.idle_timeout;
+        tokio::select! {
+            ended = conn.as_mut() => return ended,
+            _ = shutdown.changed(), if !closing => {
+                close(conn.as_mut());
+                closing = true;
+            }
+            _ = tokio::time::sleep_until(idle_check), if !closing => {
+                if activity
+                    .idle_since()
+                    .is_some_and(|since| since.elapsed() >= limits.idle_timeout)
+                {
+                    tracing::debug!("closing a connection idle for the idle timeout");
+                    close(conn.as_mut());
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+/// Requests in flight on one connection, and since when it has had none.
+struct Activity {
+    opened: Instant,
+    in_flight: AtomicUsize,
+    /// When the last request ended, in milliseconds since `opened`.
+    idle_since_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            opened: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Counts a request until the returned guard is dropped (with its response body).
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.clone())
+    }
+
+    /// Since when no request has been in flight (`None`: one is).
+    fn idle_since(&self) -> Option<Instant> {
+        (self.in_flight.load(Ordering::Acquire) == 0).then(|| {
+            self.opened + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire))
+        })
+    }
+}
+
+/// One request in flight on a connection, until its response body is done or dropped.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let ms = self.0.opened.elapsed().as_millis() as u64;
+        self.0.idle_since_ms.store(ms, Ordering::Release);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Lets open connections finish their requests, for at most `grace`.
-async fn drain(graceful: GracefulShutdown, grace: Duration) {
-    if tokio::time::timeout(grace, graceful.shutdown())
+async fn drain(connections: TaskTracker, grace: Duration) {
+    connections.close();
+    if tokio::time::timeout(grace, connections.wait())
         .await
         .is_err()
     {
@@ -285,6 +385,8 @@ struct PerConnection {
     tls: bool,
     client_cert: Option<ClientCertificate>,
     remote_plain_credentials: bool,
+    /// What the idle timeout watches.
+    activity: Arc<Activity>,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnection {
@@ -292,7 +394,10 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
     type Error = std::convert::Infallible;
     type Future = futures::future::Either<
         std::future::Ready<Result<Self::Response, Self::Error>>,
-        tower::util::Oneshot<HttpService, http::Request<body::Body>>,
+        futures::future::Either<
+            tower::util::Oneshot<HttpService, http::Request<body::Body>>,
+            futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>,
+        >,
     >;
 
     fn call(&self, mut req: http::Request<hyper::body::Incoming>) -> Self::Future {
@@ -315,10 +420,26 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for PerConnec
         if let Some(cert) = &self.client_cert {
             req.extensions_mut().insert(cert.clone());
         }
-        futures::future::Either::Right(tower::util::Oneshot::new(
-            self.svc.clone(),
-            req.map(incoming_body),
-        ))
+        let http2 = req.version() == http::Version::HTTP_2;
+        let response = tower::util::Oneshot::new(self.svc.clone(), req.map(incoming_body));
+        if !http2 {
+            return futures::future::Either::Right(futures::future::Either::Left(response));
+        }
+        // An HTTP/2 stream is in flight until its response body ends (a watch, a log follow);
+        // only then may the connection count as idle.
+        let in_flight = self.activity.begin();
+        futures::future::Either::Right(futures::future::Either::Right(Box::pin(
+            futures::FutureExt::map(response, move |answer| {
+                answer.map(|resp| {
+                    resp.map(|b| {
+                        body::boxed(super::tracked::Tracked::new(
+                            b,
+                            Box::new(move |_, _| drop(in_flight)),
+                        ))
+                    })
+                })
+            }),
+        )))
     }
 }
 
