@@ -150,12 +150,7 @@ pub async fn serve(
                                     remote_plain_credentials: false,
                                     activity: Activity::new(),
                                 };
-                                let activity = hyper_svc.activity.clone();
-                                let conn = builder
-                                    .serve_connection_with_upgrades(TokioIo::new(tls), hyper_svc)
-                                    .into_owned();
-                                drive(conn, |c| c.graceful_shutdown(), &activity, limits, stop)
-                                    .await
+                                serve_connection(&builder, tls, hyper_svc, limits, stop).await
                             }
                             Ok(Err(e)) => Err(e.into()),
                             Err(_) => Err("TLS handshake timed out".into()),
@@ -172,11 +167,7 @@ pub async fn serve(
                         remote_plain_credentials: limits.remote_plain_credentials,
                         activity: Activity::new(),
                     };
-                    let activity = hyper_svc.activity.clone();
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
-                        .into_owned();
-                    drive(conn, |c| c.graceful_shutdown(), &activity, limits, stop).await
+                    serve_connection(&builder, stream, hyper_svc, limits, stop).await
                 }
             };
             if let Err(e) = result {
@@ -227,17 +218,12 @@ pub async fn serve_unix(
             remote_plain_credentials: true,
             activity: Activity::new(),
         };
-        let activity = hyper_svc.activity.clone();
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
-            .into_owned();
+        let builder = builder.clone();
         let stop = shutdown.clone();
         let open = open_connections.clone();
         open.inc();
         connections.spawn(async move {
-            let closing =
-                |c: std::pin::Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
-            if let Err(e) = drive(conn, closing, &activity, limits, stop).await {
+            if let Err(e) = serve_connection(&builder, stream, hyper_svc, limits, stop).await {
                 tracing::debug!(error = %e, "unix socket connection ended with an error");
             }
             open.dec();
@@ -277,6 +263,24 @@ fn connection_builder(limits: &ServerLimits) -> Arc<auto::Builder<TokioExecutor>
         .keep_alive_timeout(limits.http2_keep_alive)
         .max_header_list_size(64 * 1024);
     Arc::new(builder)
+}
+
+/// Serves HTTP on one connection's `io` until it ends (see [`drive`]).
+async fn serve_connection<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    svc: PerConnection,
+    limits: ServerLimits,
+    stop: watch::Receiver<bool>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = svc.activity.clone();
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), svc)
+        .into_owned();
+    drive(conn, |c| c.graceful_shutdown(), &activity, limits, stop).await
 }
 
 /// Drives one connection to its end. It is closed gracefully (a GOAWAY, or `Connection: close`
